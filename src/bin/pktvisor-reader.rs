@@ -1,0 +1,376 @@
+//! pktvisor-reader: analyze a capture file with pktvisor's handlers and print pktvisor's
+//! JSON (or Prometheus text) summary on stdout. Logs and progress go to stderr.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, ValueEnum};
+use serde_json::{Map, Value};
+
+use pktvisor::config::value::{ConfigMap, ConfigValue};
+use pktvisor::config::visor::parse_document;
+use pktvisor::enrich::geo::GeoDatabases;
+use pktvisor::enrich::services::ServiceRegistry;
+use pktvisor::export::json;
+use pktvisor::export::prometheus::PromWriter;
+use pktvisor::processor::{ProcessorContext, Select};
+use pktvisor::service::file_run::{PcapFileInput, Progress, RunReport, run_pcap_file};
+use pktvisor::service::pipeline::PolicyPipeline;
+use pktvisor::service::plan::{HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, plan_policies};
+use pktvisor::time::Timespec;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Json,
+    Prometheus,
+}
+
+/// Analyze a capture file with pktvisor's handlers and print the summary.
+#[derive(Parser, Debug)]
+#[command(name = "pktvisor-reader", about, disable_version_flag = true)]
+struct Args {
+    /// Capture file: pcap or pcapng, optionally gzip-compressed.
+    file: PathBuf,
+    /// Input type: pcap (dnstap, sflow and netflow are not in this build yet).
+    #[arg(short = 'i', default_value = "pcap")]
+    input: String,
+    /// Deep sample percentage (1-100).
+    #[arg(long = "max-deep-sample", default_value_t = 100)]
+    max_deep_sample: u64,
+    /// Periods (60 s buckets) to keep; 1 summarises the whole file in one bucket.
+    #[arg(long, default_value_t = 5)]
+    periods: u64,
+    /// tcpdump filter expression applied to the file's packets.
+    #[arg(short = 'b', value_name = "BPF")]
+    bpf: Option<String>,
+    /// Host spec: comma-separated CIDRs that are "the host" (sets directions).
+    #[arg(short = 'H', value_name = "HOSTSPEC")]
+    host_spec: Option<String>,
+    /// MaxMind GeoIP2/GeoLite2 City database.
+    #[arg(long = "geo-city", value_name = "FILE")]
+    geo_city: Option<PathBuf>,
+    /// MaxMind GeoIP2 ISP / GeoLite2 ASN database.
+    #[arg(long = "geo-asn", value_name = "FILE")]
+    geo_asn: Option<PathBuf>,
+    /// Entries per geo lookup cache (0 disables caching).
+    #[arg(long = "geo-cache-size", default_value_t = 10_000)]
+    geo_cache_size: usize,
+    /// IANA service-name CSV used to name ports.
+    #[arg(long = "iana-service-port-registry", value_name = "FILE")]
+    iana_service_port_registry: Option<PathBuf>,
+    /// pktvisor YAML whose policies all run over FILE instead of their live sources.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+    /// Debug logging.
+    #[arg(short = 'v')]
+    verbose: bool,
+}
+
+/// Progress on stderr: a bar on a terminal, a log line per second otherwise.
+struct StderrProgress {
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+    last_log: Instant,
+}
+
+impl StderrProgress {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {percent:>3}% {msg} [{elapsed_precise} ETA {eta}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        StderrProgress {
+            bar,
+            started: Instant::now(),
+            last_log: Instant::now(),
+        }
+    }
+}
+
+impl Progress for StderrProgress {
+    fn update(&mut self, packets: u64, bytes_read: u64, total_bytes: Option<u64>) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = packets as f64 / secs;
+        if let Some(bar) = &self.bar {
+            if let Some(t) = total_bytes {
+                bar.set_length(t);
+            }
+            bar.set_position(bytes_read);
+            bar.set_message(format!("{packets} packets ({rate:.0}/s)"));
+        } else if self.last_log.elapsed().as_secs() >= 1 {
+            self.last_log = Instant::now();
+            tracing::info!("processed {packets} packets ({rate:.0}/s)");
+        }
+    }
+
+    fn done(&mut self, packets: u64) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        tracing::info!(
+            "processed {packets} packets in {:.3}s",
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+fn handler_config(args: &Args) -> ConfigMap {
+    let mut c = ConfigMap::new();
+    c.set("num_periods", ConfigValue::U64(args.periods));
+    c.set("deep_sample_rate", ConfigValue::U64(args.max_deep_sample));
+    c.set("recorded_stream", ConfigValue::Bool(true));
+    c
+}
+
+/// pktvisor-reader's built-in policy: net, dhcp and pcap handlers over FILE.
+fn default_plan(args: &Args) -> PolicyPlan {
+    let mut input = ConfigMap::new();
+    input.set(
+        "pcap_file",
+        ConfigValue::Str(args.file.display().to_string()),
+    );
+    if let Some(b) = &args.bpf {
+        input.set("bpf", ConfigValue::Str(b.clone()));
+    }
+    if let Some(h) = &args.host_spec {
+        input.set("host_spec", ConfigValue::Str(h.clone()));
+    }
+    let handler = |name: &str, t: &str| HandlerPlan {
+        name: name.to_string(),
+        handler_type: t.to_string(),
+        version: "1.0".to_string(),
+        config: handler_config(args),
+    };
+    PolicyPlan {
+        name: "default".into(),
+        input: InputPlan {
+            stream_name: "pcap".into(),
+            tap: "default".into(),
+            input_type: "pcap".into(),
+            config: input,
+            filter: ConfigMap::new(),
+        },
+        handlers: vec![
+            handler("net", "net"),
+            handler("dhcp", "dhcp"),
+            handler("pcap", "pcap"),
+        ],
+        chained: false,
+        merge_like_handlers: false,
+    }
+}
+
+/// The plans of a `--config` document, every pcap input reading FILE.
+fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<PolicyPlan>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let doc = parse_document(&text).map_err(|e| anyhow!("{e}"))?;
+    let mut forced = ConfigMap::new();
+    forced.set("recorded_stream", ConfigValue::Bool(true));
+    let defaults = PlanDefaults {
+        num_periods: args.periods,
+        deep_sample_rate: args.max_deep_sample,
+        forced,
+    };
+    let mut plans = plan_policies(&doc, &defaults).map_err(|e| anyhow!("{e}"))?;
+    if plans.is_empty() {
+        bail!("no policies found in schema");
+    }
+    if args.bpf.is_some() || args.host_spec.is_some() {
+        tracing::warn!("-b and -H apply only without --config; the taps' settings are used");
+    }
+    for p in &mut plans {
+        p.input.config.remove("iface");
+        p.input.config.set(
+            "pcap_file",
+            ConfigValue::Str(args.file.display().to_string()),
+        );
+    }
+    Ok(plans)
+}
+
+fn report_run(report: &RunReport) {
+    if report.truncated {
+        tracing::warn!(
+            "the capture file ends inside a record (truncated); results cover every complete record before it"
+        );
+    }
+    if let Some(e) = &report.corrupt {
+        tracing::warn!("{e}; results cover every record before it");
+    }
+    let drops = report.decode.nonzero();
+    if !drops.is_empty() {
+        let text: Vec<String> = drops.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        tracing::info!("frames not fully decoded: {}", text.join(" "));
+    }
+    if report.bpf_rejected > 0 {
+        tracing::info!(
+            "{} records did not match the BPF filter",
+            report.bpf_rejected
+        );
+    }
+    let t = &report.tcp;
+    if t.evicted + t.timed_out + t.gaps > 0 {
+        tracing::info!(
+            "tcp reassembly: connections={} evicted={} timed_out={} gaps={}",
+            t.connections,
+            t.evicted,
+            t.timed_out,
+            t.gaps
+        );
+    }
+}
+
+fn run(args: &Args) -> Result<String> {
+    if !args.input.eq_ignore_ascii_case("pcap") {
+        bail!(
+            "input type '{}' is not supported by this build yet (supported: pcap)",
+            args.input
+        );
+    }
+    if !args.file.exists() {
+        bail!(
+            "Cannot open pcap/pcapng file: {}: file not found",
+            args.file.display()
+        );
+    }
+    let geo = GeoDatabases::open(args.geo_city.as_deref(), args.geo_asn.as_deref())
+        .map_err(|e| anyhow!("{e}"))?;
+    let services = match &args.iana_service_port_registry {
+        Some(p) => ServiceRegistry::load(p).map_err(|e| anyhow!("{e}"))?,
+        None => ServiceRegistry::default(),
+    };
+    let ctx = ProcessorContext {
+        geo,
+        geo_cache_size: args.geo_cache_size,
+        services: Arc::new(services),
+    };
+    let plans = match &args.config {
+        Some(path) => config_plans(args, path)?,
+        None => vec![default_plan(args)],
+    };
+    // One run per distinct input stream, shared by every policy that reads it.
+    let mut streams: BTreeMap<String, (InputPlan, Vec<PolicyPipeline>)> = BTreeMap::new();
+    let mut order = Vec::new();
+    for plan in &plans {
+        let pipeline = PolicyPipeline::build(plan, &ctx).map_err(|e| anyhow!("{e}"))?;
+        order.push((plan.input.stream_name.clone(), plan.name.clone()));
+        streams
+            .entry(plan.input.stream_name.clone())
+            .or_insert_with(|| (plan.input.clone(), Vec::new()))
+            .1
+            .push(pipeline);
+    }
+    let mut finished: Vec<PolicyPipeline> = Vec::new();
+    for (_, (input, mut pipelines)) in streams {
+        let file_input = PcapFileInput::from_config(&input.config).map_err(|e| anyhow!("{e}"))?;
+        let mut progress = StderrProgress::new();
+        let report = run_pcap_file(&file_input, &mut pipelines, &mut progress)
+            .map_err(|e| anyhow!("{e}"))?;
+        report_run(&report);
+        finished.extend(pipelines);
+    }
+    // Output in policy order.
+    let pos = |p: &PolicyPipeline| plans.iter().position(|x| x.name == p.policy);
+    finished.sort_by_key(|p| pos(p));
+    let sel = if args.periods <= 1 {
+        Select::Bucket(0)
+    } else {
+        Select::Window(usize::try_from(args.periods).unwrap_or(usize::MAX))
+    };
+    let now = Timespec::now();
+    match (args.config.is_some(), args.format) {
+        (false, Format::Json) => {
+            let p = finished.first().ok_or_else(|| anyhow!("no pipeline"))?;
+            let mut inner = Map::new();
+            for h in &p.handlers {
+                let snap = h.processor.snapshot(sel, now).map_err(|e| anyhow!("{e}"))?;
+                json::write_snapshot(snap.as_ref(), &mut inner);
+            }
+            let key = format!("{}m", args.periods.max(1));
+            let mut out = Map::new();
+            out.insert(key, Value::Object(inner));
+            Ok(json::to_string(&Value::Object(out)))
+        }
+        (true, Format::Json) => {
+            let mut out = Map::new();
+            for p in &finished {
+                match p.window_json(sel, now) {
+                    Ok(v) => {
+                        out.insert(p.policy.clone(), v);
+                    }
+                    Err(e) => tracing::warn!("policy {}: {e}", p.policy),
+                }
+            }
+            Ok(json::to_string(&Value::Object(out)))
+        }
+        (false, Format::Prometheus) => {
+            let mut w = PromWriter::new(None);
+            if let Some(p) = finished.first() {
+                for h in &p.handlers {
+                    let snap = h.processor.snapshot(sel, now).map_err(|e| anyhow!("{e}"))?;
+                    w.write_snapshot(snap.as_ref(), &[]);
+                }
+            }
+            Ok(w.finish())
+        }
+        (true, Format::Prometheus) => {
+            let mut w = PromWriter::new(None);
+            for p in &finished {
+                if let Err(e) = p.write_prometheus(&mut w, sel, now) {
+                    tracing::warn!("policy {}: {e}", p.policy);
+                }
+            }
+            Ok(w.finish())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // pktvisor prints its own version string ("pktvisor 4.5.0"), also without FILE.
+    if std::env::args().skip(1).any(|a| a == "--version") {
+        println!("{}", pktvisor::VISOR_VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let args = Args::parse();
+    let level = if args.verbose { "debug" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PKTVISOR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .init();
+    match run(&args) {
+        Ok(text) => {
+            let mut out = std::io::stdout().lock();
+            let end = if text.ends_with('\n') { "" } else { "\n" };
+            if write!(out, "{text}{end}")
+                .and_then(|_| out.flush())
+                .is_err()
+            {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

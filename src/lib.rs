@@ -1,0 +1,38 @@
+//! pktvisor in Rust: a network observability agent that is a drop-in replacement for
+//! pktvisor 4.5 and OpenTelemetry-native.
+//!
+//! ```text
+//!  receiver          decode              policy fan-out        processor               exporters
+//!  pcap file   ─┐                                              net (v1, v2)    ┐
+//!  pcap live   ─┼─► wire views ─► PacketInfo ─► one input,  ─► pcap, dhcp, bgp ├ Window of     ┌► REST JSON
+//!  dnstap      ─┤   (zero-copy)   + TCP streams  many policies  dns, flow, …    │ 60 s buckets ─┼► Prometheus
+//!  flow        ─┘                                                              ┘ of sketches   └► reader stdout
+//! ```
+//!
+//! Module map:
+//! - `wire`: zero-copy, panic-free protocol views (Ethernet … BGP).
+//! - `decode`: frame → `PacketInfo`, fragment reassembly, TCP stream reassembly.
+//! - `sketch`: mergeable metric values (counter, rate, distribution, top-N, cardinality).
+//! - `window`: 60-second buckets, rotation, merged windows.
+//! - `processor`: the stream handlers (net, pcap, dhcp, bgp, …).
+//! - `enrich`: GeoIP / ASN lookups and IANA service names.
+//! - `export`: the metric visitor and the JSON and Prometheus encoders.
+//! - `config`: pktvisor's config value model, host specs, taps/policies YAML.
+//! - `receiver`: capture files and BPF.
+//! - `service`: plans, policy pipelines, running inputs.
+//! - `time`: timestamps.
+
+pub mod config;
+pub mod decode;
+pub mod enrich;
+pub mod export;
+pub mod processor;
+pub mod receiver;
+pub mod service;
+pub mod sketch;
+pub mod time;
+pub mod window;
+pub mod wire;
+
+/// The version string pktvisor prints (`pktvisor 4.5.0…`).
+pub const VISOR_VERSION: &str = concat!("pktvisor ", env!("CARGO_PKG_VERSION"));

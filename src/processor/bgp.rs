@@ -1,0 +1,268 @@
+//! bgp (`bgp`): BGP message counts by type from TCP port 179 streams.
+//!
+//! The receiver reassembles port-179 connections; each direction's bytes go through a
+//! BGP framer, so every message is counted even when several share a segment or one spans
+//! segments (pktvisor counts only the first message of each segment). After lost bytes the
+//! framer restarts. Framers are bounded in number and dropped when their connection ends.
+
+use std::collections::HashMap;
+
+use crate::config::value::ConfigMap;
+use crate::decode::tcp_stream::{PortSet, TcpStreamEvent};
+use crate::export::{Desc, MetricSink, Scope, Snapshot};
+use crate::processor::groups::{GroupSet, validate_config};
+use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
+use crate::processor::{BuildError, Event, Processor, Select};
+use crate::sketch::Rate;
+use crate::time::Timespec;
+use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
+use crate::wire::bgp::{BgpFramer, message_type};
+
+/// The BGP port.
+pub const BGP_PORT: u16 = 179;
+/// Most connection directions framed at once.
+const MAX_FRAMERS: usize = 10_000;
+
+/// One bucket of BGP metrics.
+#[derive(Clone, Debug, Default)]
+pub struct BgpBucket {
+    rate_total: Rate,
+    open: u64,
+    update: u64,
+    notification: u64,
+    keepalive: u64,
+    routerefresh: u64,
+    total: u64,
+    filtered: u64,
+}
+
+impl BucketMetrics for BgpBucket {
+    fn merge(&mut self, o: &Self) {
+        self.rate_total.merge(&o.rate_total);
+        self.open += o.open;
+        self.update += o.update;
+        self.notification += o.notification;
+        self.keepalive += o.keepalive;
+        self.routerefresh += o.routerefresh;
+        self.total += o.total;
+        self.filtered += o.filtered;
+    }
+
+    fn tick(&mut self, sec: i64) {
+        self.rate_total.tick(sec);
+    }
+
+    fn close(&mut self) {
+        self.rate_total.close();
+    }
+}
+
+const fn d(path: &'static [&'static str], help: &'static str) -> Desc {
+    Desc {
+        schema: "bgp",
+        path,
+        help,
+    }
+}
+
+const RATE_TOTAL: Desc = d(
+    &["rates", "total"],
+    "Rate of all BGP wire packets (combined ingress and egress) in packets per second",
+);
+const RATE_EVENTS: Desc = d(
+    &["rates", "events"],
+    "Rate of all BGP wire packets before filtering per second",
+);
+const EVENTS: Desc = d(&["wire_packets", "events"], "Total BGP wire packets events");
+const DEEP: Desc = d(
+    &["wire_packets", "deep_samples"],
+    "Total BGP wire packets that were sampled for deep inspection",
+);
+const OPEN: Desc = d(
+    &["wire_packets", "open"],
+    "Total BGP packets with message type OPEN",
+);
+const UPDATE: Desc = d(
+    &["wire_packets", "update"],
+    "Total BGP packets with message type UPDATE",
+);
+const NOTIFICATION: Desc = d(
+    &["wire_packets", "notification"],
+    "Total BGP packets with message type NOTIFICATION",
+);
+const KEEPALIVE: Desc = d(
+    &["wire_packets", "keepalive"],
+    "Total BGP packets with message type KEEPALIVE",
+);
+const ROUTEREFRESH: Desc = d(
+    &["wire_packets", "routerefresh"],
+    "Total BGP packets with message type ROUTEREFRESH",
+);
+const TOTAL: Desc = d(
+    &["wire_packets", "total"],
+    "Total BGP wire packets matching the configured filter(s)",
+);
+const FILTERED: Desc = d(
+    &["wire_packets", "filtered"],
+    "Total BGP wire packets seen that did not match the configured filter(s) (if any)",
+);
+
+impl Emit for BgpBucket {
+    const SCHEMA_KEY: &'static str = "bgp";
+
+    fn emit(b: &Bucket<Self>, ctx: &EmitCtx, sink: &mut dyn MetricSink) {
+        let m = &b.metrics;
+        let r = Scope::ROOT;
+        sink.rate(&RATE_TOTAL, &r, &m.rate_total, ctx.live_of(&m.rate_total));
+        sink.rate(
+            &RATE_EVENTS,
+            &r,
+            &b.base.event_rate,
+            ctx.live_of(&b.base.event_rate),
+        );
+        sink.counter(&EVENTS, &r, b.base.events);
+        sink.counter(&DEEP, &r, b.base.deep_samples);
+        for (desc, v) in [
+            (&OPEN, m.open),
+            (&UPDATE, m.update),
+            (&NOTIFICATION, m.notification),
+            (&KEEPALIVE, m.keepalive),
+            (&ROUTEREFRESH, m.routerefresh),
+            (&TOTAL, m.total),
+            (&FILTERED, m.filtered),
+        ] {
+            sink.counter(desc, &r, v);
+        }
+    }
+}
+
+/// The BGP processor.
+pub struct Bgp {
+    window: Window<BgpBucket>,
+    framers: HashMap<(u64, u16), BgpFramer>,
+    framing_errors: u64,
+    dropped_framers: u64,
+}
+
+impl Bgp {
+    /// Builds from a merged handler config.
+    pub fn new(cfg: &ConfigMap) -> Result<Self, BuildError> {
+        validate_config(cfg, &["recorded_stream"]).map_err(BuildError::Config)?;
+        let settings =
+            WindowSettings::from_config(cfg).map_err(|e| BuildError::Config(e.to_string()))?;
+        Ok(Bgp {
+            window: Window::new(settings),
+            framers: HashMap::new(),
+            framing_errors: 0,
+            dropped_framers: 0,
+        })
+    }
+
+    /// Bytes the framers could not frame (bad marker or length).
+    pub fn framing_errors(&self) -> u64 {
+        self.framing_errors + self.framers.values().map(|f| f.errors()).sum::<u64>()
+    }
+
+    /// Connection directions dropped because too many were framed at once.
+    pub fn dropped_framers(&self) -> u64 {
+        self.dropped_framers
+    }
+
+    fn tcp(&mut self, ev: &TcpStreamEvent<'_>) {
+        match ev {
+            TcpStreamEvent::Start { .. } => {}
+            TcpStreamEvent::End { flow, .. } => {
+                for port in [flow.src_port, flow.dst_port] {
+                    if let Some(f) = self.framers.remove(&(flow.conn_id, port)) {
+                        self.framing_errors += f.errors();
+                    }
+                }
+            }
+            TcpStreamEvent::Data {
+                flow,
+                ts,
+                data,
+                after_gap,
+            } => {
+                if flow.src_port != BGP_PORT && flow.dst_port != BGP_PORT {
+                    return;
+                }
+                let key = (flow.conn_id, flow.src_port);
+                if *after_gap && let Some(f) = self.framers.remove(&key) {
+                    self.framing_errors += f.errors();
+                }
+                if !self.framers.contains_key(&key) && self.framers.len() >= MAX_FRAMERS {
+                    self.dropped_framers += 1;
+                    return;
+                }
+                let framer = self.framers.entry(key).or_default();
+                let mut types = Vec::new();
+                framer.push(data, &mut |t: u8, _msg: &[u8]| types.push(t));
+                for t in types {
+                    self.message(*ts, t);
+                }
+            }
+        }
+    }
+
+    fn message(&mut self, ts: Timespec, t: u8) {
+        self.window.new_event(ts, true);
+        let b = self.window.live_mut();
+        b.total += 1;
+        b.rate_total.add(ts.sec, 1);
+        match t {
+            message_type::OPEN => b.open += 1,
+            message_type::UPDATE => b.update += 1,
+            message_type::NOTIFICATION => b.notification += 1,
+            message_type::KEEPALIVE => b.keepalive += 1,
+            message_type::ROUTE_REFRESH => b.routerefresh += 1,
+            _ => {}
+        }
+    }
+}
+
+impl Processor for Bgp {
+    fn schema_key(&self) -> &'static str {
+        BgpBucket::SCHEMA_KEY
+    }
+
+    fn handle(&mut self, ev: &Event<'_>) -> bool {
+        match ev {
+            Event::Start(ts) => self.window.start_at(*ts),
+            Event::Packet(p) => {
+                self.window.observe(p.ts);
+            }
+            Event::Tcp(t) => self.tcp(t),
+            Event::Tick(now) => {
+                self.window.tick(*now);
+            }
+            Event::End(ts) => {
+                self.window.observe(*ts);
+            }
+            Event::Stats(_) => {}
+        }
+        false
+    }
+
+    fn tcp_ports(&self) -> PortSet {
+        let mut p = PortSet::default();
+        p.insert(BGP_PORT);
+        p
+    }
+
+    fn finish(&mut self) {
+        self.window.finish();
+    }
+
+    fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
+        let s = self.window.settings();
+        let ctx = EmitCtx {
+            groups: GroupSet::ALL,
+            topn_count: s.topn_count,
+            topn_threshold: s.topn_percentile_threshold,
+            live: false,
+            has_output: true,
+        };
+        snapshot_of(&self.window, sel, now, ctx)
+    }
+}

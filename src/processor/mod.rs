@@ -1,0 +1,144 @@
+//! Processors (pktvisor's stream handlers): what they receive, how they are configured,
+//! and how their windows become snapshots.
+//!
+//! A processor owns a `Window` of buckets and applies its own filters and metric groups.
+//! It does no I/O and knows no output format: reads return `Snapshot`s that the encoders
+//! in `export` walk. `build` is the one list of every processor type.
+
+pub mod bgp;
+pub mod dhcp;
+pub mod groups;
+pub mod net;
+pub mod pcap_stats;
+pub mod snapshot;
+
+use std::sync::Arc;
+
+use crate::config::value::ConfigMap;
+use crate::decode::PacketInfo;
+use crate::decode::tcp_stream::{PortSet, TcpStreamEvent};
+use crate::enrich::geo::GeoDatabases;
+use crate::enrich::services::ServiceRegistry;
+use crate::export::Snapshot;
+use crate::time::Timespec;
+use crate::window::PeriodError;
+
+/// Cumulative capture-side counters, sent to processors by the receiver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Packets the operating system dropped (libpcap `ps_drop`).
+    pub os_drops: u64,
+    /// Packets the interface dropped (libpcap `ps_ifdrop`).
+    pub if_drops: u64,
+    /// TCP segments the reassembler could not use (gaps given up on).
+    pub tcp_reassembly_errors: u64,
+}
+
+/// What a receiver hands to processors.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The stream's first timestamp (recorded streams: the first packet).
+    Start(Timespec),
+    /// One decoded frame.
+    Packet(&'a PacketInfo<'a>),
+    /// Reassembled TCP stream data or connection start/end.
+    Tcp(&'a TcpStreamEvent<'a>),
+    /// Cumulative capture statistics.
+    Stats(&'a CaptureStats),
+    /// A heartbeat of a live stream (rotates buckets without traffic).
+    Tick(Timespec),
+    /// The stream's last timestamp (recorded streams: the last packet).
+    End(Timespec),
+}
+
+/// Which bucket(s) to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Select {
+    /// `bucket/N`: one bucket, 0 = live.
+    Bucket(usize),
+    /// `window/N`: the newest N buckets merged.
+    Window(usize),
+}
+
+/// A stream handler.
+pub trait Processor: Send {
+    /// The handler's JSON schema key.
+    fn schema_key(&self) -> &'static str;
+    /// Handles one event; returns whether it passed this processor's filters (what a
+    /// chained processor after this one receives).
+    fn handle(&mut self, ev: &Event<'_>) -> bool;
+    /// TCP ports whose byte streams this processor wants reassembled.
+    fn tcp_ports(&self) -> PortSet {
+        PortSet::default()
+    }
+    /// End of a recorded stream: close open rate seconds.
+    fn finish(&mut self);
+    /// A snapshot of a bucket or merged window; `now` is the wall clock for live lengths.
+    fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError>;
+}
+
+/// Shared read-only services processors may use.
+#[derive(Clone, Default)]
+pub struct ProcessorContext {
+    /// GeoIP City and ASN databases.
+    pub geo: GeoDatabases,
+    /// Entries per geo lookup cache (0 disables).
+    pub geo_cache_size: usize,
+    /// IANA service names for port tops.
+    pub services: Arc<ServiceRegistry>,
+}
+
+impl std::fmt::Debug for ProcessorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessorContext")
+            .field("geo_city", &self.geo.city_enabled())
+            .field("geo_asn", &self.geo.asn_enabled())
+            .field("geo_cache_size", &self.geo_cache_size)
+            .finish()
+    }
+}
+
+/// Why a processor could not be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// No processor of this type and version exists.
+    #[error("no stream handler type '{0}' version '{1}'")]
+    Unavailable(String, String),
+    /// The processor rejected its configuration (pktvisor's message).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Every processor type: (type, version).
+pub const AVAILABLE: &[(&str, &str)] = &[
+    ("net", "1.0"),
+    ("net", "2.0"),
+    ("pcap", "1.0"),
+    ("dhcp", "1.0"),
+    ("bgp", "1.0"),
+];
+
+/// Builds a processor of `handler_type` and `version` from its merged config.
+pub fn build(
+    handler_type: &str,
+    version: &str,
+    cfg: &ConfigMap,
+    ctx: &ProcessorContext,
+) -> Result<Box<dyn Processor>, BuildError> {
+    match (handler_type, version) {
+        ("net", "1.0") => Ok(Box::new(net::v1::NetV1::new(cfg, ctx)?)),
+        ("net", "2.0") => Ok(Box::new(net::v2::NetV2::new(cfg, ctx)?)),
+        ("pcap", "1.0") => Ok(Box::new(pcap_stats::PcapStats::new(cfg)?)),
+        ("dhcp", "1.0") => Ok(Box::new(dhcp::Dhcp::new(cfg)?)),
+        ("bgp", "1.0") => Ok(Box::new(bgp::Bgp::new(cfg)?)),
+        _ => Err(BuildError::Unavailable(
+            handler_type.to_string(),
+            version.to_string(),
+        )),
+    }
+}
+
+/// Whether a handler type exists in some version.
+pub fn type_exists(handler_type: &str) -> bool {
+    AVAILABLE.iter().any(|(t, _)| *t == handler_type)
+}

@@ -1,0 +1,137 @@
+//! The net processors (v1 `packets`, v2 `net`) and what they share: the geo/ASN filters.
+//!
+//! Filters look at the *remote* address of a packet (the source of an ingress packet, the
+//! destination of an egress one) and keep it when its location / ASN string begins with one
+//! of the configured prefixes (`geoloc_notfound` / `asn_notfound` add the prefix `Unknown`,
+//! an ASN number `N` becomes the prefix `N/`). With a geo filter but no database loaded, or
+//! an unknown direction, every IP packet is filtered; non-IP packets always pass.
+
+pub mod v1;
+pub mod v2;
+
+use std::net::IpAddr;
+
+use crate::config::hostspec::Direction;
+use crate::config::value::ConfigMap;
+use crate::decode::PacketInfo;
+use crate::enrich::geo::{GeoLocation, GeoLookup};
+use crate::export::TopEntry;
+use crate::processor::snapshot::EmitCtx;
+use crate::sketch::TopN;
+
+/// Config keys of both net versions, in pktvisor's order.
+pub const CONFIG_DEFS: [&str; 5] = [
+    "geoloc_notfound",
+    "asn_notfound",
+    "only_geoloc_prefix",
+    "only_asn_number",
+    "recorded_stream",
+];
+
+/// The geo and ASN prefix filters.
+#[derive(Clone, Debug, Default)]
+pub struct NetFilter {
+    geo: Option<Vec<String>>,
+    asn: Option<Vec<String>>,
+}
+
+impl NetFilter {
+    /// Reads the filters from a handler config.
+    pub fn from_config(cfg: &ConfigMap) -> Result<NetFilter, String> {
+        let mut geo: Option<Vec<String>> = None;
+        let mut asn: Option<Vec<String>> = None;
+        if cfg.flag("geoloc_notfound").map_err(|e| e.to_string())? {
+            geo.get_or_insert_with(Vec::new).push("Unknown".to_string());
+        }
+        if cfg.flag("asn_notfound").map_err(|e| e.to_string())? {
+            asn.get_or_insert_with(Vec::new).push("Unknown".to_string());
+        }
+        if let Some(list) = cfg
+            .get_list("only_geoloc_prefix")
+            .map_err(|e| e.to_string())?
+        {
+            geo.get_or_insert_with(Vec::new)
+                .extend(list.iter().cloned());
+        }
+        if let Some(list) = cfg.get_list("only_asn_number").map_err(|e| e.to_string())? {
+            for n in list {
+                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!(
+                        "NetStreamHandler: only_asn_number filter contained an invalid/unsupported value: {n}"
+                    ));
+                }
+                asn.get_or_insert_with(Vec::new).push(format!("{n}/"));
+            }
+        }
+        Ok(NetFilter { geo, asn })
+    }
+
+    /// Whether any filter is configured.
+    pub fn active(&self) -> bool {
+        self.geo.is_some() || self.asn.is_some()
+    }
+
+    /// Whether the packet passes.
+    pub fn keep(&self, p: &PacketInfo<'_>, lookup: &mut GeoLookup) -> bool {
+        let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else {
+            return true;
+        };
+        let remote = match p.direction {
+            Direction::ToHost => src,
+            Direction::FromHost => dst,
+            Direction::Unknown => return !self.active(),
+        };
+        if let Some(prefixes) = &self.geo {
+            if !lookup.city_enabled() {
+                return false;
+            }
+            let loc = lookup.location(remote);
+            if !prefixes
+                .iter()
+                .any(|p| loc.location.starts_with(p.as_str()))
+            {
+                return false;
+            }
+        }
+        if let Some(prefixes) = &self.asn {
+            if !lookup.asn_enabled() {
+                return false;
+            }
+            let asn = lookup.asn(remote);
+            if !prefixes.iter().any(|p| asn.starts_with(p.as_str())) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Records an address into the geo and ASN tops when the databases are loaded.
+pub fn update_geo(
+    ip: IpAddr,
+    lookup: &mut GeoLookup,
+    geo: &mut TopN<GeoLocation>,
+    asn: &mut TopN<String>,
+) {
+    if lookup.city_enabled() {
+        let loc = lookup.location(ip);
+        geo.update_ref(&loc, 1);
+    }
+    if lookup.asn_enabled() {
+        let a = lookup.asn(ip);
+        asn.update_ref(&*a, 1);
+    }
+}
+
+/// A geo top list ready for output (names are locations, with lat/lon when both known).
+pub fn geo_entries(ctx: &EmitCtx, t: &TopN<GeoLocation>) -> Vec<TopEntry> {
+    t.top(ctx.topn_count, ctx.topn_threshold)
+        .into_iter()
+        .map(|e| TopEntry {
+            name: e.item.location.clone(),
+            estimate: e.estimate,
+            lat_lon: (!e.item.latitude.is_empty() && !e.item.longitude.is_empty())
+                .then(|| (e.item.latitude.clone(), e.item.longitude.clone())),
+        })
+        .collect()
+}

@@ -1,0 +1,158 @@
+//! A policy's processors and how events reach them: independently (map modules) or as a
+//! chain (sequence modules: each processor receives only what the previous one passed;
+//! time events reach every processor). Reads produce pktvisor's policy envelopes.
+
+use serde_json::{Map, Value};
+
+use crate::decode::tcp_stream::PortSet;
+use crate::export::prometheus::PromWriter;
+use crate::export::{Snapshot, json};
+use crate::processor::{self, Event, Processor, ProcessorContext, Select};
+use crate::service::plan::PolicyPlan;
+use crate::time::Timespec;
+use crate::window::PeriodError;
+
+/// A snapshot with the name it is output under.
+pub type NamedSnapshot = (String, Box<dyn Snapshot>);
+
+/// One running handler.
+pub struct HandlerInstance {
+    /// Instance name (`<policy>-<tap>-<module id>`).
+    pub name: String,
+    /// The processor.
+    pub processor: Box<dyn Processor>,
+}
+
+/// A policy's processors.
+pub struct PolicyPipeline {
+    /// Policy name.
+    pub policy: String,
+    /// Tap name (the `tap` label).
+    pub tap: String,
+    /// Handlers in module order.
+    pub handlers: Vec<HandlerInstance>,
+    /// Whether events flow through the handlers as a chain.
+    pub chained: bool,
+    /// Whether reads merge handlers of the same type.
+    pub merge_like_handlers: bool,
+}
+
+impl std::fmt::Debug for PolicyPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyPipeline")
+            .field("policy", &self.policy)
+            .field(
+                "handlers",
+                &self.handlers.iter().map(|h| &h.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl PolicyPipeline {
+    /// Builds every processor of a plan; errors read `policy [<name>] failed to start: …`.
+    pub fn build(plan: &PolicyPlan, ctx: &ProcessorContext) -> Result<Self, String> {
+        let mut handlers = Vec::with_capacity(plan.handlers.len());
+        for h in &plan.handlers {
+            let p = processor::build(&h.handler_type, &h.version, &h.config, ctx)
+                .map_err(|e| format!("policy [{}] failed to start: {e}", plan.name))?;
+            handlers.push(HandlerInstance {
+                name: h.name.clone(),
+                processor: p,
+            });
+        }
+        Ok(PolicyPipeline {
+            policy: plan.name.clone(),
+            tap: plan.input.tap.clone(),
+            handlers,
+            chained: plan.chained,
+            merge_like_handlers: plan.merge_like_handlers,
+        })
+    }
+
+    /// Delivers one event.
+    pub fn dispatch(&mut self, ev: &Event<'_>) {
+        let data = matches!(ev, Event::Packet(_) | Event::Tcp(_));
+        if self.chained && data {
+            for h in &mut self.handlers {
+                if !h.processor.handle(ev) {
+                    break;
+                }
+            }
+        } else {
+            for h in &mut self.handlers {
+                h.processor.handle(ev);
+            }
+        }
+    }
+
+    /// TCP ports any handler wants reassembled.
+    pub fn tcp_ports(&self) -> PortSet {
+        let mut ports = PortSet::default();
+        for h in &self.handlers {
+            ports.extend(&h.processor.tcp_ports());
+        }
+        ports
+    }
+
+    /// End of a recorded stream.
+    pub fn finish(&mut self) {
+        for h in &mut self.handlers {
+            h.processor.finish();
+        }
+    }
+
+    /// Snapshots keyed by output name: handler instance names, or `<schema>_merged` when
+    /// like handlers are merged.
+    pub fn snapshots(&self, sel: Select, now: Timespec) -> Result<Vec<NamedSnapshot>, PeriodError> {
+        let mut out: Vec<NamedSnapshot> = Vec::new();
+        for h in &self.handlers {
+            let snap = h.processor.snapshot(sel, now)?;
+            if self.merge_like_handlers {
+                let key = format!("{}_merged", snap.schema_key());
+                if let Some((_, existing)) = out.iter_mut().find(|(k, _)| *k == key)
+                    && existing.merge_from(snap.as_ref())
+                {
+                    continue;
+                }
+                out.push((key, snap));
+            } else {
+                out.push((h.name.clone(), snap));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `{"<handler>": {"<schema>": {...}}}` for this policy (handlers with no output are
+    /// left out).
+    pub fn window_json(&self, sel: Select, now: Timespec) -> Result<Value, PeriodError> {
+        let mut m = Map::new();
+        for (name, snap) in self.snapshots(sel, now)? {
+            let v = json::snapshot_value(snap.as_ref());
+            if v.as_object().is_some_and(|o| !o.is_empty()) {
+                m.insert(name, v);
+            }
+        }
+        Ok(Value::Object(m))
+    }
+
+    /// Writes the policy's metrics with `policy`, `handler` and `tap` labels.
+    pub fn write_prometheus(
+        &self,
+        w: &mut PromWriter,
+        sel: Select,
+        now: Timespec,
+    ) -> Result<(), PeriodError> {
+        for (name, snap) in self.snapshots(sel, now)? {
+            w.write_snapshot(
+                snap.as_ref(),
+                &[
+                    ("policy", self.policy.as_str()),
+                    ("handler", name.as_str()),
+                    ("tap", self.tap.as_str()),
+                ],
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Helpers shared by the integration tests: fixture paths (a missing fixture folder fails
+//! under `CI=true`), building policies from plans, running captures, reading snapshots.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pktvisor::config::value::{ConfigMap, ConfigValue};
+use pktvisor::enrich::geo::GeoDatabases;
+use pktvisor::enrich::services::ServiceRegistry;
+use pktvisor::processor::{ProcessorContext, Select};
+use pktvisor::service::file_run::{NoProgress, PcapFileInput, RunReport, run_pcap_file};
+use pktvisor::service::pipeline::PolicyPipeline;
+use pktvisor::service::plan::{HandlerPlan, InputPlan, PolicyPlan};
+use pktvisor::time::Timespec;
+use serde_json::Value;
+
+/// pktvisor's own fixtures (`../shared/fixtures/pktvisor`), or `None` outside CI when the
+/// folder is missing. Under `CI=true` a missing folder fails the test.
+pub fn shared_fixtures() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pktvisor");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("fixture folder {} is missing (CI=true)", dir.display());
+    }
+    eprintln!("note: {} is missing; skipping", dir.display());
+    None
+}
+
+/// The shared conformance folder (`../shared/conformance`), same rules.
+pub fn shared_conformance() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("conformance folder {} is missing (CI=true)", dir.display());
+    }
+    eprintln!("note: {} is missing; skipping", dir.display());
+    None
+}
+
+/// The shared spec folder (`../shared/spec`), same rules.
+pub fn shared_spec() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("spec folder {} is missing (CI=true)", dir.display());
+    }
+    None
+}
+
+/// This project's own fixtures.
+pub fn own_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// A processor context with the given geo databases.
+pub fn context(geo_city: Option<&Path>, geo_asn: Option<&Path>) -> ProcessorContext {
+    ProcessorContext {
+        geo: GeoDatabases::open(geo_city, geo_asn).expect("geo databases open"),
+        geo_cache_size: 10_000,
+        services: Arc::new(ServiceRegistry::default()),
+    }
+}
+
+/// Turns a JSON config object (as in given.json) into a handler config.
+pub fn config_from_json(v: &Value) -> ConfigMap {
+    let mut c = ConfigMap::new();
+    if let Some(o) = v.as_object() {
+        for (k, v) in o {
+            let value = match v {
+                Value::Bool(b) => ConfigValue::Bool(*b),
+                Value::Number(n) => ConfigValue::from_scalar_text(&n.to_string()),
+                Value::String(s) => ConfigValue::from_scalar_text(s),
+                Value::Array(a) => ConfigValue::List(
+                    a.iter()
+                        .map(|x| match x {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                ),
+                Value::Object(_) => ConfigValue::Map(config_from_json(v)),
+                Value::Null => continue,
+            };
+            c.set(k, value);
+        }
+    }
+    c
+}
+
+/// A one-policy plan over a capture file with the given handlers (type, version, config).
+pub fn plan(
+    file: &Path,
+    input_extra: &ConfigMap,
+    handlers: &[(&str, &str, &str, ConfigMap)],
+    chained: bool,
+) -> PolicyPlan {
+    let mut input = input_extra.clone();
+    input.set("pcap_file", ConfigValue::Str(file.display().to_string()));
+    PolicyPlan {
+        name: "test".into(),
+        input: InputPlan {
+            stream_name: "pcap".into(),
+            tap: "test".into(),
+            input_type: "pcap".into(),
+            config: input,
+            filter: ConfigMap::new(),
+        },
+        handlers: handlers
+            .iter()
+            .map(|(name, t, v, cfg)| HandlerPlan {
+                name: (*name).to_string(),
+                handler_type: (*t).to_string(),
+                version: (*v).to_string(),
+                config: cfg.clone(),
+            })
+            .collect(),
+        chained,
+        merge_like_handlers: false,
+    }
+}
+
+/// Builds and runs a plan over its capture; returns the finished pipeline and the report.
+pub fn run_plan(
+    plan: &PolicyPlan,
+    ctx: &ProcessorContext,
+) -> Result<(PolicyPipeline, RunReport), String> {
+    let mut pipelines = vec![PolicyPipeline::build(plan, ctx)?];
+    let input = PcapFileInput::from_config(&plan.input.config)?;
+    let report =
+        run_pcap_file(&input, &mut pipelines, &mut NoProgress).map_err(|e| e.to_string())?;
+    let p = pipelines.pop().ok_or("no pipeline")?;
+    Ok((p, report))
+}
+
+/// `{"<schema>": {...}}` of handler `index` for a selection.
+pub fn handler_json(p: &PolicyPipeline, index: usize, sel: Select) -> Value {
+    let snap = p.handlers[index]
+        .processor
+        .snapshot(sel, Timespec::now())
+        .expect("snapshot");
+    pktvisor::export::json::snapshot_value(snap.as_ref())
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary: modules per surface.
+
+mod common;
+mod conformance;
+mod decode;
+mod processors;
+mod reader;
+mod reader_config;
