@@ -2,7 +2,6 @@
 //! the net v1 processor (the reader's main work per packet).
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pktvisor::config::value::{ConfigMap, ConfigValue};
@@ -19,9 +18,10 @@ struct Frame {
 }
 
 fn load(name: &str) -> Vec<Frame> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/pktvisor")
-        .join(name);
+    let Some(dir) = pktvisor::testdata::pktvisor_fixtures() else {
+        return Vec::new();
+    };
+    let path = dir.join(name);
     let mut out = Vec::new();
     let Ok(mut r) = PcapFileReader::open(&path) else {
         eprintln!("{} not found; benchmark skipped", path.display());

@@ -18,7 +18,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GEN = os.path.join(ROOT, "..", "shared", "bench", "gen_dns_pcap.py")
+GEN = os.path.join(os.environ.get("PKTVISOR_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
+                   "bench", "gen_dns_pcap.py")
 # The generator's resolvers: the host, so packets have directions and the deep
 # per-address work (cardinality, top lists) runs.
 HOST_SPEC = ("10.0.0.53/32,10.0.1.53/32,192.0.2.53/32,198.51.100.53/32,"

@@ -12,7 +12,8 @@ corpus="${FUZZ_CORPUS:-${CARGO_TARGET_DIR:-$PWD/target}/fuzz-corpus/decode}"
 mkdir -p "$corpus"
 corpus="$(cd "$corpus" && pwd)"
 shopt -s nullglob
-python3 scripts/fuzz_seeds.py "$corpus" ../shared/fixtures/pktvisor/*.pcap fixtures/*.pcap >/dev/null
+shared="${PKTVISOR_SHARED_DIR:-../shared}"
+python3 scripts/fuzz_seeds.py "$corpus" "$shared"/fixtures/pktvisor/*.pcap fixtures/*.pcap >/dev/null
 # Stable toolchain: no sanitizer (-s none); libFuzzer still finds panics, which abort.
 cd fuzz
 cargo fuzz build -s none decode

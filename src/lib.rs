@@ -30,6 +30,8 @@ pub mod processor;
 pub mod receiver;
 pub mod service;
 pub mod sketch;
+#[doc(hidden)]
+pub mod testdata;
 pub mod time;
 pub mod window;
 pub mod wire;

@@ -631,20 +631,8 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/pktvisor/");
-
-    /// The fixture folder, or `None` (test skipped with a note) when it is missing outside
-    /// CI. In CI (`CI=true`) a missing folder fails the test.
     fn fixtures() -> Option<PathBuf> {
-        let dir = PathBuf::from(FIXTURES);
-        if dir.is_dir() {
-            return Some(dir);
-        }
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("fixture folder {FIXTURES} is missing (CI=true)");
-        }
-        eprintln!("note: fixture folder {FIXTURES} is missing; test skipped");
-        None
+        crate::testdata::pktvisor_fixtures()
     }
 
     fn open_both(dir: &Path) -> GeoDatabases {

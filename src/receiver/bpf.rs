@@ -154,36 +154,11 @@ mod tests {
     use std::path::PathBuf;
     use std::process::Command;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/pktvisor/");
-
-    /// The fixture folder, or `None` (test skipped with a note) when it is missing outside
-    /// CI. In CI (`CI=true`) a missing folder fails the test.
     fn fixtures() -> Option<PathBuf> {
-        let dir = PathBuf::from(FIXTURES);
-        if dir.is_dir() {
-            return Some(dir);
-        }
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("fixture folder {FIXTURES} is missing (CI=true)");
-        }
-        eprintln!("note: fixture folder {FIXTURES} is missing; test skipped");
-        None
+        crate::testdata::pktvisor_fixtures()
     }
 
-    fn have_tool(tool: &str, package: &str) -> bool {
-        let ok = Command::new(tool)
-            .arg("--version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !ok {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("`{tool}` is missing (CI=true); install it: apt-get install -y {package}");
-            }
-            eprintln!("note: `{tool}` is missing (apt package {package}); test skipped");
-        }
-        ok
-    }
+    use crate::testdata::have_tool;
 
     /// Count of records of `path` matching `expr` with one filter for its link type.
     fn count(path: &std::path::Path, expr: &str) -> (usize, usize) {

@@ -14,43 +14,20 @@ use pktvisor::service::plan::{HandlerPlan, InputPlan, PolicyPlan};
 use pktvisor::time::Timespec;
 use serde_json::Value;
 
-/// pktvisor's own fixtures (`../shared/fixtures/pktvisor`), or `None` outside CI when the
-/// folder is missing. Under `CI=true` a missing folder fails the test.
+/// pktvisor's own fixtures (the shared folder's `fixtures/pktvisor`), or `None` outside CI
+/// when missing. Under `CI=true` a missing folder fails the test.
 pub fn shared_fixtures() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/pktvisor");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("fixture folder {} is missing (CI=true)", dir.display());
-    }
-    eprintln!("note: {} is missing; skipping", dir.display());
-    None
+    pktvisor::testdata::pktvisor_fixtures()
 }
 
-/// The shared conformance folder (`../shared/conformance`), same rules.
+/// The shared conformance folder, same rules.
 pub fn shared_conformance() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("conformance folder {} is missing (CI=true)", dir.display());
-    }
-    eprintln!("note: {} is missing; skipping", dir.display());
-    None
+    pktvisor::testdata::shared("conformance")
 }
 
-/// The shared spec folder (`../shared/spec`), same rules.
+/// The shared spec folder, same rules.
 pub fn shared_spec() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("spec folder {} is missing (CI=true)", dir.display());
-    }
-    None
+    pktvisor::testdata::shared("spec")
 }
 
 /// This project's own fixtures.

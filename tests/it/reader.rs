@@ -30,14 +30,11 @@ fn json_of(out: &Output) -> Value {
 
 /// A tool the tests need; under CI its absence fails the test.
 fn tool(name: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{name} is required (install it with scripts/setup-debian.sh --test)");
-    }
-    ok
+    let package = match name {
+        "editcap" => "wireshark-common",
+        other => other,
+    };
+    pktvisor::testdata::have_tool(name, package)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
