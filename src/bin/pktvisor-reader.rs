@@ -87,7 +87,7 @@ impl StderrProgress {
             let b = indicatif::ProgressBar::new(0);
             b.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{bar:30} {percent:>3}% {msg} [{elapsed_precise} ETA {eta}]",
+                    "{bar:30} {percent:>3}% {bytes}/{total_bytes} {msg} [{elapsed_precise}, ETA {eta}]",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );

@@ -12,7 +12,7 @@ use crate::decode::tcp_stream::{PortSet, TcpStreamEvent};
 use crate::export::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Event, Processor, Select};
+use crate::processor::{BuildError, Event, Processor, Select, time_event};
 use crate::sketch::Rate;
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -113,13 +113,8 @@ impl Emit for BgpBucket {
     fn emit(b: &Bucket<Self>, ctx: &EmitCtx, sink: &mut dyn MetricSink) {
         let m = &b.metrics;
         let r = Scope::ROOT;
-        sink.rate(&RATE_TOTAL, &r, &m.rate_total, ctx.live_of(&m.rate_total));
-        sink.rate(
-            &RATE_EVENTS,
-            &r,
-            &b.base.event_rate,
-            ctx.live_of(&b.base.event_rate),
-        );
+        ctx.rate(sink, &RATE_TOTAL, &r, &m.rate_total);
+        ctx.rate(sink, &RATE_EVENTS, &r, &b.base.event_rate);
         sink.counter(&EVENTS, &r, b.base.events);
         sink.counter(&DEEP, &r, b.base.deep_samples);
         for (desc, v) in [
@@ -227,19 +222,15 @@ impl Processor for Bgp {
     }
 
     fn handle(&mut self, ev: &Event<'_>) -> bool {
+        if time_event(&mut self.window, ev).is_some() {
+            return false;
+        }
         match ev {
-            Event::Start(ts) => self.window.start_at(*ts),
             Event::Packet(p) => {
                 self.window.observe(p.ts);
             }
             Event::Tcp(t) => self.tcp(t),
-            Event::Tick(now) => {
-                self.window.tick(*now);
-            }
-            Event::End(ts) => {
-                self.window.observe(*ts);
-            }
-            Event::Stats(_) => {}
+            _ => {}
         }
         false
     }
@@ -255,14 +246,7 @@ impl Processor for Bgp {
     }
 
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
-        let s = self.window.settings();
-        let ctx = EmitCtx {
-            groups: GroupSet::ALL,
-            topn_count: s.topn_count,
-            topn_threshold: s.topn_percentile_threshold,
-            live: false,
-            has_output: true,
-        };
+        let ctx = EmitCtx::new(self.window.settings(), GroupSet::ALL, 0);
         snapshot_of(&self.window, sel, now, ctx)
     }
 }

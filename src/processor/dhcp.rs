@@ -16,7 +16,7 @@ use crate::decode::{L4, PacketInfo};
 use crate::export::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Event, Processor, Select};
+use crate::processor::{BuildError, Event, Processor, Select, time_event};
 use crate::sketch::{Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -143,13 +143,8 @@ impl Emit for DhcpBucket {
     fn emit(b: &Bucket<Self>, ctx: &EmitCtx, sink: &mut dyn MetricSink) {
         let m = &b.metrics;
         let r = Scope::ROOT;
-        sink.rate(&RATE_TOTAL, &r, &m.rate_total, ctx.live_of(&m.rate_total));
-        sink.rate(
-            &RATE_EVENTS,
-            &r,
-            &b.base.event_rate,
-            ctx.live_of(&b.base.event_rate),
-        );
+        ctx.rate(sink, &RATE_TOTAL, &r, &m.rate_total);
+        ctx.rate(sink, &RATE_EVENTS, &r, &b.base.event_rate);
         sink.counter(&EVENTS, &r, b.base.events);
         sink.counter(&DEEP, &r, b.base.deep_samples);
         for (desc, v) in [
@@ -329,20 +324,18 @@ impl Processor for Dhcp {
     }
 
     fn handle(&mut self, ev: &Event<'_>) -> bool {
-        match ev {
-            Event::Start(ts) => self.window.start_at(*ts),
-            Event::Packet(p) => {
-                self.process(p);
-            }
-            Event::Tick(now) => {
-                if self.window.tick(*now) {
+        match time_event(&mut self.window, ev) {
+            Some(true) => {
+                if let Event::Tick(now) = ev {
                     self.expire(*now);
                 }
             }
-            Event::End(ts) => {
-                self.window.observe(*ts);
+            Some(false) => {}
+            None => {
+                if let Event::Packet(p) = ev {
+                    self.process(p);
+                }
             }
-            Event::Tcp(_) | Event::Stats(_) => {}
         }
         false
     }
@@ -352,14 +345,7 @@ impl Processor for Dhcp {
     }
 
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
-        let s = self.window.settings();
-        let ctx = EmitCtx {
-            groups: GroupSet::ALL,
-            topn_count: s.topn_count,
-            topn_threshold: s.topn_percentile_threshold,
-            live: false,
-            has_output: true,
-        };
+        let ctx = EmitCtx::new(self.window.settings(), GroupSet::ALL, 0);
         snapshot_of(&self.window, sel, now, ctx)
     }
 }

@@ -21,7 +21,7 @@ use crate::enrich::geo::GeoDatabases;
 use crate::enrich::services::ServiceRegistry;
 use crate::export::Snapshot;
 use crate::time::Timespec;
-use crate::window::PeriodError;
+use crate::window::{BucketMetrics, PeriodError, Window};
 
 /// Cumulative capture-side counters, sent to processors by the receiver.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,6 +75,21 @@ pub trait Processor: Send {
     fn finish(&mut self);
     /// A snapshot of a bucket or merged window; `now` is the wall clock for live lengths.
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError>;
+}
+
+/// Applies the time events every processor handles the same way (stream start, heartbeat,
+/// stream end) to its window. `None` for other events; `Some(shifted)` otherwise, where
+/// `shifted` says a new bucket started (some processors purge state then).
+pub fn time_event<B: BucketMetrics>(window: &mut Window<B>, ev: &Event<'_>) -> Option<bool> {
+    match ev {
+        Event::Start(ts) => {
+            window.start_at(*ts);
+            Some(false)
+        }
+        Event::Tick(now) => Some(window.tick(*now)),
+        Event::End(ts) => Some(window.observe(*ts)),
+        Event::Packet(_) | Event::Tcp(_) | Event::Stats(_) => None,
+    }
 }
 
 /// Shared read-only services processors may use.

@@ -7,7 +7,7 @@ use crate::config::value::ConfigMap;
 use crate::export::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, CaptureStats, Event, Processor, Select};
+use crate::processor::{BuildError, CaptureStats, Event, Processor, Select, time_event};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
 
@@ -89,19 +89,15 @@ impl Processor for PcapStats {
     }
 
     fn handle(&mut self, ev: &Event<'_>) -> bool {
+        if time_event(&mut self.window, ev).is_some() {
+            return false;
+        }
         match ev {
-            Event::Start(ts) => self.window.start_at(*ts),
             Event::Packet(p) => {
                 self.window.observe(p.ts);
             }
-            Event::Tick(now) => {
-                self.window.tick(*now);
-            }
-            Event::End(ts) => {
-                self.window.observe(*ts);
-            }
             Event::Stats(s) => self.stats(s),
-            Event::Tcp(_) => {}
+            _ => {}
         }
         false
     }
@@ -111,14 +107,7 @@ impl Processor for PcapStats {
     }
 
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
-        let s = self.window.settings();
-        let ctx = EmitCtx {
-            groups: GroupSet::ALL,
-            topn_count: s.topn_count,
-            topn_threshold: s.topn_percentile_threshold,
-            live: false,
-            has_output: true,
-        };
+        let ctx = EmitCtx::new(self.window.settings(), GroupSet::ALL, 0);
         snapshot_of(&self.window, sel, now, ctx)
     }
 }

@@ -5,12 +5,12 @@ use std::any::Any;
 use std::fmt::Display;
 use std::hash::Hash;
 
-use crate::export::{MetricSink, Period, Snapshot, TopEntry};
+use crate::export::{Desc, MetricSink, Period, Scope, Snapshot, TopEntry};
 use crate::processor::Select;
 use crate::processor::groups::GroupSet;
-use crate::sketch::TopN;
+use crate::sketch::{Rate, TopN};
 use crate::time::Timespec;
-use crate::window::{Bucket, BucketMetrics, PeriodError, Window};
+use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
 
 /// What emitting a bucket depends on besides the bucket.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +28,23 @@ pub struct EmitCtx {
 }
 
 impl EmitCtx {
+    /// The context of a processor with `group_count` metric groups (0 for processors
+    /// without groups, which always have output).
+    pub fn new(settings: &WindowSettings, groups: GroupSet, group_count: usize) -> Self {
+        EmitCtx {
+            groups,
+            topn_count: settings.topn_count,
+            topn_threshold: settings.topn_percentile_threshold,
+            live: false,
+            has_output: group_count == 0 || !groups.none_of(group_count),
+        }
+    }
+
+    /// Emits a rate with its live value when live rates are shown.
+    pub fn rate(&self, sink: &mut dyn MetricSink, d: &Desc, s: &Scope<'_>, r: &Rate) {
+        sink.rate(d, s, r, self.live_of(r));
+    }
+
     /// Whether group `i` is on.
     pub fn on(&self, i: usize) -> bool {
         self.groups.has(i)
@@ -46,7 +63,7 @@ impl EmitCtx {
     }
 
     /// The live value of a rate when live rates are shown.
-    pub fn live_of(&self, r: &crate::sketch::Rate) -> Option<u64> {
+    pub fn live_of(&self, r: &Rate) -> Option<u64> {
         self.live.then(|| r.live())
     }
 }

@@ -10,7 +10,7 @@ use crate::enrich::geo::{GeoLocation, GeoLookup};
 use crate::export::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Event, Processor, ProcessorContext, Select};
+use crate::processor::{BuildError, Event, Processor, ProcessorContext, Select, time_event};
 use crate::sketch::{Cardinality, Distribution, Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -234,7 +234,7 @@ impl Emit for NetV1Bucket {
             (&BYTES_TOTAL, &m.bytes_total),
             (&PPS_EVENTS, &b.base.event_rate),
         ] {
-            sink.rate(desc, &r, rate, ctx.live_of(rate));
+            ctx.rate(sink, desc, &r, rate);
         }
         sink.counter(&EVENTS, &r, b.base.events);
         sink.counter(&DEEP, &r, b.base.deep_samples);
@@ -372,14 +372,7 @@ impl NetV1 {
     }
 
     fn ctx(&self) -> EmitCtx {
-        let s = self.window.settings();
-        EmitCtx {
-            groups: self.groups,
-            topn_count: s.topn_count,
-            topn_threshold: s.topn_percentile_threshold,
-            live: false,
-            has_output: !self.groups.none_of(GROUPS.len()),
-        }
+        EmitCtx::new(self.window.settings(), self.groups, GROUPS.len())
     }
 }
 
@@ -389,21 +382,12 @@ impl Processor for NetV1 {
     }
 
     fn handle(&mut self, ev: &Event<'_>) -> bool {
+        if time_event(&mut self.window, ev).is_some() {
+            return true;
+        }
         match ev {
-            Event::Start(ts) => {
-                self.window.start_at(*ts);
-                true
-            }
             Event::Packet(p) => self.process(p),
-            Event::Tick(now) => {
-                self.window.tick(*now);
-                true
-            }
-            Event::End(ts) => {
-                self.window.observe(*ts);
-                true
-            }
-            Event::Tcp(_) | Event::Stats(_) => true,
+            _ => true,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::enrich::geo::{GeoLocation, GeoLookup};
 use crate::export::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Event, Processor, ProcessorContext, Select};
+use crate::processor::{BuildError, Event, Processor, ProcessorContext, Select, time_event};
 use crate::sketch::{Cardinality, Distribution, Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -182,12 +182,7 @@ impl Emit for NetV2Bucket {
 
     fn emit(b: &Bucket<Self>, ctx: &EmitCtx, sink: &mut dyn MetricSink) {
         let r = Scope::ROOT;
-        sink.rate(
-            &OBSERVED_PPS,
-            &r,
-            &b.base.event_rate,
-            ctx.live_of(&b.base.event_rate),
-        );
+        ctx.rate(sink, &OBSERVED_PPS, &r, &b.base.event_rate);
         sink.counter(&OBSERVED, &r, b.base.events);
         sink.counter(&DEEP, &r, b.base.deep_samples);
         if ctx.on(G_COUNTERS) {
@@ -203,8 +198,8 @@ impl Emit for NetV2Bucket {
                 labels: &labels,
             };
             if ctx.on(G_QUANTILES) {
-                sink.rate(&PPS, &s, &m.pps, ctx.live_of(&m.pps));
-                sink.rate(&BPS, &s, &m.bps, ctx.live_of(&m.bps));
+                ctx.rate(sink, &PPS, &s, &m.pps);
+                ctx.rate(sink, &BPS, &s, &m.bps);
             }
             if ctx.on(G_COUNTERS) {
                 for (desc, v) in [
@@ -321,14 +316,7 @@ impl NetV2 {
     }
 
     fn ctx(&self) -> EmitCtx {
-        let s = self.window.settings();
-        EmitCtx {
-            groups: self.groups,
-            topn_count: s.topn_count,
-            topn_threshold: s.topn_percentile_threshold,
-            live: false,
-            has_output: !self.groups.none_of(GROUPS.len()),
-        }
+        EmitCtx::new(self.window.settings(), self.groups, GROUPS.len())
     }
 }
 
@@ -338,21 +326,12 @@ impl Processor for NetV2 {
     }
 
     fn handle(&mut self, ev: &Event<'_>) -> bool {
+        if time_event(&mut self.window, ev).is_some() {
+            return true;
+        }
         match ev {
-            Event::Start(ts) => {
-                self.window.start_at(*ts);
-                true
-            }
             Event::Packet(p) => self.process(p),
-            Event::Tick(now) => {
-                self.window.tick(*now);
-                true
-            }
-            Event::End(ts) => {
-                self.window.observe(*ts);
-                true
-            }
-            Event::Tcp(_) | Event::Stats(_) => true,
+            _ => true,
         }
     }
 
