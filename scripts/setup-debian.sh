@@ -5,7 +5,7 @@
 set -euo pipefail
 
 runtime=(libpcap-dev pkg-config)
-testing=(tcpdump tshark wireshark-common prometheus gzip iproute2 python3 time)
+testing=(tcpdump tshark wireshark-common prometheus gzip iproute2 python3 time dnscap)
 
 want=("${runtime[@]}")
 if [[ "${1:-}" == "--test" ]]; then

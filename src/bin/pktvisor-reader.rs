@@ -18,7 +18,7 @@ use pktvisor::enrich::geo::GeoDatabases;
 use pktvisor::enrich::services::ServiceRegistry;
 use pktvisor::export::json;
 use pktvisor::export::prometheus::PromWriter;
-use pktvisor::processor::{ProcessorContext, Select};
+use pktvisor::processor::{ProcessorContext, Select, TableStat};
 use pktvisor::service::file_run::{PcapFileInput, Progress, RunReport, run_pcap_file};
 use pktvisor::service::pipeline::PolicyPipeline;
 use pktvisor::service::plan::{HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, plan_policies};
@@ -136,7 +136,7 @@ fn handler_config(args: &Args) -> ConfigMap {
     c
 }
 
-/// pktvisor-reader's built-in policy: net, dhcp and pcap handlers over FILE.
+/// pktvisor-reader's built-in policy: net, dns, dhcp and pcap handlers over FILE.
 fn default_plan(args: &Args) -> PolicyPlan {
     let mut input = ConfigMap::new();
     input.set(
@@ -166,6 +166,7 @@ fn default_plan(args: &Args) -> PolicyPlan {
         },
         handlers: vec![
             handler("net", "net"),
+            handler("dns", "dns"),
             handler("dhcp", "dhcp"),
             handler("pcap", "pcap"),
         ],
@@ -235,6 +236,52 @@ fn report_run(report: &RunReport) {
     }
 }
 
+/// Logs each bounded table: a warning when its bound evicted entries.
+fn report_tables(tables: &[(String, String, TableStat)]) {
+    for (owner, handler, t) in tables {
+        let who = if handler.is_empty() { owner } else { handler };
+        if t.evicted > 0 {
+            tracing::warn!(
+                "{who}: table {} hit its bound of {} and evicted {} entries",
+                t.name,
+                t.limit,
+                t.evicted
+            );
+        } else {
+            tracing::debug!("{who}: table {} holds {} of {}", t.name, t.len, t.limit);
+        }
+    }
+}
+
+/// The bounded tables as Prometheus gauges (entries, bound, evictions).
+fn write_tables(w: &mut PromWriter, tables: &[(String, String, TableStat)]) {
+    for (owner, handler, t) in tables {
+        let labels = [
+            ("owner", owner.as_str()),
+            ("handler", handler.as_str()),
+            ("table", t.name),
+        ];
+        w.gauge(
+            "pktvisor_table_entries",
+            "Entries held by a bounded table",
+            &labels,
+            t.len as u64,
+        );
+        w.gauge(
+            "pktvisor_table_limit",
+            "Bound of a bounded table",
+            &labels,
+            t.limit as u64,
+        );
+        w.gauge(
+            "pktvisor_table_evictions",
+            "Entries a bounded table dropped because it was full",
+            &labels,
+            t.evicted,
+        );
+    }
+}
+
 fn run(args: &Args) -> Result<String> {
     if !args.input.eq_ignore_ascii_case("pcap") {
         bail!(
@@ -276,12 +323,21 @@ fn run(args: &Args) -> Result<String> {
             .push(pipeline);
     }
     let mut finished: Vec<PolicyPipeline> = Vec::new();
+    let mut tables: Vec<(String, String, TableStat)> = Vec::new();
     for (_, (input, mut pipelines)) in streams {
         let file_input = PcapFileInput::from_config(&input.config).map_err(|e| anyhow!("{e}"))?;
         let mut progress = StderrProgress::new();
         let report = run_pcap_file(&file_input, &mut pipelines, &mut progress)
             .map_err(|e| anyhow!("{e}"))?;
         report_run(&report);
+        tables.push((input.tap.clone(), String::new(), report.tcp_table.clone()));
+        for p in &pipelines {
+            for h in &p.handlers {
+                for t in h.processor.tables() {
+                    tables.push((p.policy.clone(), h.name.clone(), t));
+                }
+            }
+        }
         finished.extend(pipelines);
     }
     // Output in policy order.
@@ -292,6 +348,7 @@ fn run(args: &Args) -> Result<String> {
     } else {
         Select::Window(usize::try_from(args.periods).unwrap_or(usize::MAX))
     };
+    report_tables(&tables);
     let now = Timespec::now();
     match (args.config.is_some(), args.format) {
         (false, Format::Json) => {
@@ -326,6 +383,7 @@ fn run(args: &Args) -> Result<String> {
                     w.write_snapshot(snap.as_ref(), &[]);
                 }
             }
+            write_tables(&mut w, &tables);
             Ok(w.finish())
         }
         (true, Format::Prometheus) => {
@@ -335,6 +393,7 @@ fn run(args: &Args) -> Result<String> {
                     tracing::warn!("policy {}: {e}", p.policy);
                 }
             }
+            write_tables(&mut w, &tables);
             Ok(w.finish())
         }
     }

@@ -7,6 +7,10 @@
 //! flagged so a framing consumer can resynchronise). Connections end on RST, on FIN in both
 //! directions, after `idle_timeout_secs` of packet time without traffic, or when the table
 //! is full (least recently used first). Every eviction, timeout and gap is counted.
+//!
+//! A connection evicted for lack of room is remembered (in a bounded list) and its later
+//! segments are ignored until it ends or a new SYN reuses its addresses: its earlier bytes
+//! are gone, so picking it up mid-stream would hand framing consumers garbage.
 
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
@@ -150,6 +154,8 @@ pub struct TcpReassemblyStats {
     pub gaps: u64,
     /// Segments ignored as far outside the expected sequence window.
     pub out_of_window: u64,
+    /// Segments ignored because their connection had been evicted.
+    pub after_eviction: u64,
 }
 
 #[derive(Debug, Default)]
@@ -173,6 +179,7 @@ struct Conn {
 /// The reassembler.
 pub struct TcpReassembler {
     conns: LruCache<ConnKey, Conn>,
+    evicted: LruCache<ConnKey, ()>,
     ports: PortSet,
     idle_timeout_secs: i64,
     next_id: u64,
@@ -201,8 +208,10 @@ fn flip(f: &TcpFlow) -> TcpFlow {
 impl TcpReassembler {
     /// A reassembler tracking connections on `ports`, at most `limit` at a time.
     pub fn new(limit: usize, ports: PortSet) -> Self {
+        let tombstones = limit.clamp(4096, 1 << 20);
         TcpReassembler {
             conns: LruCache::new(NonZeroUsize::new(limit.max(1)).unwrap_or(NonZeroUsize::MIN)),
+            evicted: LruCache::new(NonZeroUsize::new(tombstones).unwrap_or(NonZeroUsize::MIN)),
             ports,
             idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
             next_id: 1,
@@ -213,6 +222,11 @@ impl TcpReassembler {
     /// Counters so far.
     pub fn stats(&self) -> &TcpReassemblyStats {
         &self.stats
+    }
+
+    /// The bound on tracked connections.
+    pub fn limit(&self) -> usize {
+        self.conns.cap().get()
     }
 
     /// Connections currently tracked.
@@ -262,6 +276,16 @@ impl TcpReassembler {
             direction: p.direction,
         };
         if !self.conns.contains(&key) {
+            if self.evicted.contains(&key) {
+                if rst || fin {
+                    self.evicted.pop(&key);
+                }
+                if !syn {
+                    self.stats.after_eviction += 1;
+                    return;
+                }
+                self.evicted.pop(&key);
+            }
             if rst || (!syn && p.payload.is_empty()) {
                 return;
             }
@@ -284,6 +308,7 @@ impl TcpReassembler {
                 && old_key != key
             {
                 self.stats.evicted += 1;
+                self.evicted.put(old_key, ());
                 out(TcpStreamEvent::End {
                     flow: old.flow_lo_to_hi,
                     ts: p.ts,
@@ -537,6 +562,15 @@ mod tests {
         }
         assert_eq!(r.len(), 2);
         assert_eq!(r.stats().evicted, 3);
+        // An evicted connection is not picked up again mid-stream ...
+        assert!(collect(&mut r, &pkt(1, 1000, 53, 2, 0, b"more")).is_empty());
+        assert_eq!(r.stats().after_eviction, 1);
+        // ... but a new SYN on the same addresses starts a fresh one.
+        collect(&mut r, &pkt(1, 1000, 53, 99, flags::SYN, b""));
+        assert_eq!(
+            collect(&mut r, &pkt(1, 1000, 53, 100, 0, b"new")),
+            [("new".into(), false)]
+        );
     }
 
     #[test]

@@ -63,6 +63,16 @@ impl PromWriter {
         snap.visit(&mut sink);
     }
 
+    /// Writes one gauge sample outside any snapshot (self-telemetry such as table bounds).
+    pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: u64) {
+        self.family(name, help, "gauge");
+        let labels: Labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        self.line(name, "", &labels, &value.to_string());
+    }
+
     fn family(&mut self, name: &str, help: &str, kind: &'static str) -> &mut Family {
         let i = match self.index.get(name) {
             Some(i) => *i,

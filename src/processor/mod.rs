@@ -7,6 +7,7 @@
 
 pub mod bgp;
 pub mod dhcp;
+pub mod dns;
 pub mod groups;
 pub mod net;
 pub mod pcap_stats;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use crate::config::value::ConfigMap;
 use crate::decode::PacketInfo;
-use crate::decode::tcp_stream::{PortSet, TcpStreamEvent};
+use crate::decode::tcp_stream::{PortSet, TcpFlow, TcpStreamEvent};
 use crate::enrich::geo::GeoDatabases;
 use crate::enrich::services::ServiceRegistry;
 use crate::export::Snapshot;
@@ -34,6 +35,31 @@ pub struct CaptureStats {
     pub tcp_reassembly_errors: u64,
 }
 
+/// A complete application message framed from a TCP stream by a processor (a DNS message),
+/// forwarded to the processors chained after it.
+#[derive(Debug)]
+pub struct TcpMessage<'a> {
+    /// The connection direction that carried it.
+    pub flow: TcpFlow,
+    /// When it became complete.
+    pub ts: Timespec,
+    /// The message bytes.
+    pub data: &'a [u8],
+}
+
+/// Occupancy and losses of one bounded table a processor keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableStat {
+    /// Which table.
+    pub name: &'static str,
+    /// Entries now.
+    pub len: usize,
+    /// The bound.
+    pub limit: usize,
+    /// Entries dropped because the table was full.
+    pub evicted: u64,
+}
+
 /// What a receiver hands to processors.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -43,6 +69,8 @@ pub enum Event<'a> {
     Packet(&'a PacketInfo<'a>),
     /// Reassembled TCP stream data or connection start/end.
     Tcp(&'a TcpStreamEvent<'a>),
+    /// A message framed from a TCP stream by an earlier processor in a chain.
+    TcpMessage(&'a TcpMessage<'a>),
     /// Cumulative capture statistics.
     Stats(&'a CaptureStats),
     /// A heartbeat of a live stream (rotates buckets without traffic).
@@ -67,6 +95,19 @@ pub trait Processor: Send {
     /// Handles one event; returns whether it passed this processor's filters (what a
     /// chained processor after this one receives).
     fn handle(&mut self, ev: &Event<'_>) -> bool;
+    /// Handles one event inside a chain: `forward` receives what the next processor sees.
+    /// The default forwards the event itself when `handle` says it passed.
+    fn handle_chained(&mut self, ev: &Event<'_>, forward: &mut dyn FnMut(&Event<'_>)) -> bool {
+        let passed = self.handle(ev);
+        if passed {
+            forward(ev);
+        }
+        passed
+    }
+    /// The bounded tables this processor keeps, for self-telemetry.
+    fn tables(&self) -> Vec<TableStat> {
+        Vec::new()
+    }
     /// TCP ports whose byte streams this processor wants reassembled.
     fn tcp_ports(&self) -> PortSet {
         PortSet::default()
@@ -88,7 +129,7 @@ pub fn time_event<B: BucketMetrics>(window: &mut Window<B>, ev: &Event<'_>) -> O
         }
         Event::Tick(now) => Some(window.tick(*now)),
         Event::End(ts) => Some(window.observe(*ts)),
-        Event::Packet(_) | Event::Tcp(_) | Event::Stats(_) => None,
+        Event::Packet(_) | Event::Tcp(_) | Event::TcpMessage(_) | Event::Stats(_) => None,
     }
 }
 
@@ -126,6 +167,8 @@ pub enum BuildError {
 
 /// Every processor type: (type, version).
 pub const AVAILABLE: &[(&str, &str)] = &[
+    ("dns", "1.0"),
+    ("dns", "2.0"),
     ("net", "1.0"),
     ("net", "2.0"),
     ("pcap", "1.0"),
@@ -141,6 +184,8 @@ pub fn build(
     ctx: &ProcessorContext,
 ) -> Result<Box<dyn Processor>, BuildError> {
     match (handler_type, version) {
+        ("dns", "1.0") => Ok(Box::new(dns::v1::DnsV1::new(cfg, ctx)?)),
+        ("dns", "2.0") => Ok(Box::new(dns::v2::DnsV2::new(cfg, ctx)?)),
         ("net", "1.0") => Ok(Box::new(net::v1::NetV1::new(cfg, ctx)?)),
         ("net", "2.0") => Ok(Box::new(net::v2::NetV2::new(cfg, ctx)?)),
         ("pcap", "1.0") => Ok(Box::new(pcap_stats::PcapStats::new(cfg)?)),

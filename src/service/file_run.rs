@@ -16,7 +16,7 @@ use crate::decode::tcp_stream::{
     DEFAULT_CONNECTION_LIMIT, PortSet, TcpReassembler, TcpReassemblyStats,
 };
 use crate::decode::{DecodeStats, Decoder};
-use crate::processor::{CaptureStats, Event};
+use crate::processor::{CaptureStats, Event, TableStat};
 use crate::receiver::bpf::BpfFilterSet;
 use crate::receiver::pcap_file::PcapFileReader;
 use crate::service::pipeline::PolicyPipeline;
@@ -60,7 +60,7 @@ impl PcapFileInput {
 }
 
 /// What a run saw.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunReport {
     /// Records read from the file.
     pub records: u64,
@@ -82,6 +82,8 @@ pub struct RunReport {
     pub tcp: TcpReassemblyStats,
     /// A corrupt block that ended the run early (everything before it was processed).
     pub corrupt: Option<String>,
+    /// The TCP reassembly table at the end: entries, bound, evictions.
+    pub tcp_table: TableStat,
 }
 
 /// Receives progress while a file is read.
@@ -250,7 +252,24 @@ pub fn run_pcap_file(
     }
     let mut tcp = TcpReassembler::new(input.tcp_limit, ports);
     let mut decoder = Decoder::new();
-    let mut report = RunReport::default();
+    let mut report = RunReport {
+        records: 0,
+        bpf_rejected: 0,
+        packets: 0,
+        bytes: 0,
+        truncated: false,
+        first_ts: None,
+        last_ts: None,
+        decode: DecodeStats::default(),
+        tcp: TcpReassemblyStats::default(),
+        corrupt: None,
+        tcp_table: TableStat {
+            name: "tcp_reassembly_connections",
+            len: 0,
+            limit: tcp.limit(),
+            evicted: 0,
+        },
+    };
     let (tx, rx) = sync_channel::<Msg>(8);
     let (recycle_tx, recycle_rx) = sync_channel::<Batch>(8);
     let reader_input = input.clone();
@@ -319,6 +338,8 @@ pub fn run_pcap_file(
     progress.done(report.packets);
     report.decode = decoder.stats().clone();
     report.tcp = tcp.stats().clone();
+    report.tcp_table.len = tcp.len();
+    report.tcp_table.evicted = report.tcp.evicted;
     if let Some(RunError::Corrupt(e)) = failure {
         report.corrupt = Some(e);
     }

@@ -49,6 +49,15 @@ impl std::fmt::Debug for PolicyPipeline {
     }
 }
 
+/// Delivers `ev` to the first handler and whatever it forwards to the rest, in turn.
+fn run_chain(handlers: &mut [HandlerInstance], ev: &Event<'_>) {
+    if let Some((first, rest)) = handlers.split_first_mut() {
+        first
+            .processor
+            .handle_chained(ev, &mut |next| run_chain(rest, next));
+    }
+}
+
 impl PolicyPipeline {
     /// Builds every processor of a plan; errors read `policy [<name>] failed to start: …`.
     pub fn build(plan: &PolicyPlan, ctx: &ProcessorContext) -> Result<Self, String> {
@@ -72,13 +81,8 @@ impl PolicyPipeline {
 
     /// Delivers one event.
     pub fn dispatch(&mut self, ev: &Event<'_>) {
-        let data = matches!(ev, Event::Packet(_) | Event::Tcp(_));
-        if self.chained && data {
-            for h in &mut self.handlers {
-                if !h.processor.handle(ev) {
-                    break;
-                }
-            }
+        if self.chained {
+            run_chain(&mut self.handlers, ev);
         } else {
             for h in &mut self.handlers {
                 h.processor.handle(ev);

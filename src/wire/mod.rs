@@ -30,6 +30,7 @@ use std::ops::Range;
 pub mod bgp;
 pub mod dhcp;
 pub mod dhcpv6;
+pub mod dns;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;

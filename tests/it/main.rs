@@ -3,6 +3,7 @@
 mod common;
 mod conformance;
 mod decode;
+mod dns_truth;
 mod processors;
 mod reader;
 mod reader_config;

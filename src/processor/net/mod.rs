@@ -106,6 +106,26 @@ impl NetFilter {
     }
 }
 
+/// A framed TCP message (forwarded by a chained DNS processor) seen as one TCP packet.
+pub fn message_packet<'a>(m: &crate::processor::TcpMessage<'a>) -> PacketInfo<'a> {
+    let len = u32::try_from(m.data.len()).unwrap_or(u32::MAX);
+    PacketInfo {
+        ts: m.ts,
+        frame_len: len,
+        wire_len: len,
+        l3: m.flow.l3,
+        l4: crate::decode::L4::Tcp,
+        src_ip: Some(m.flow.src_ip),
+        dst_ip: Some(m.flow.dst_ip),
+        src_port: m.flow.src_port,
+        dst_port: m.flow.dst_port,
+        payload: m.data,
+        transport_ok: true,
+        direction: m.flow.direction,
+        ..PacketInfo::default()
+    }
+}
+
 /// Records an address into the geo and ASN tops when the databases are loaded.
 pub fn update_geo(
     ip: IpAddr,

@@ -387,6 +387,7 @@ impl Processor for NetV1 {
         }
         match ev {
             Event::Packet(p) => self.process(p),
+            Event::TcpMessage(m) => self.process(&super::message_packet(m)),
             _ => true,
         }
     }

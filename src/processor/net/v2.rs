@@ -331,6 +331,7 @@ impl Processor for NetV2 {
         }
         match ev {
             Event::Packet(p) => self.process(p),
+            Event::TcpMessage(m) => self.process(&super::message_packet(m)),
             _ => true,
         }
     }
