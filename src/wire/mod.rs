@@ -21,6 +21,7 @@
 //! | [`dhcp`]      | DHCPv4 / BOOTP messages and their options                    |
 //! | [`dhcpv6`]    | DHCPv6 client/server and relay messages and their options    |
 //! | [`bgp`]       | BGP message header and a stream framer for one TCP direction |
+//! | [`dns`]       | DNS messages, names, records, EDNS/ECS, DNS-over-TCP framing |
 //!
 //! Shared here: [`WireError`] and the IP protocol numbers in [`ip_protocol`].
 
