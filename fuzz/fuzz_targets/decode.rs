@@ -1,6 +1,6 @@
 //! Fuzz target: any bytes as a frame of any supported link type, through decode, fragment
-//! reassembly, TCP stream reassembly and the net, dhcp and bgp processors. Nothing may
-//! panic or hang.
+//! reassembly, TCP stream reassembly and the net, dns (v1 and v2), dhcp and bgp
+//! processors. Nothing may panic or hang.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,10 +18,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let ctx = ProcessorContext::default();
     let cfg = pktvisor::config::value::ConfigMap::new();
-    let mut procs: Vec<Box<dyn processor::Processor>> = ["net", "dhcp", "bgp"]
+    let mut procs: Vec<Box<dyn processor::Processor>> = ["net", "dns", "dhcp", "bgp"]
         .iter()
         .filter_map(|t| processor::build(t, "1.0", &cfg, &ctx).ok())
         .chain(processor::build("net", "2.0", &cfg, &ctx).ok())
+        .chain(processor::build("dns", "2.0", &cfg, &ctx).ok())
         .collect();
     let host = HostSpec::parse("10.0.0.0/8,fd00::/8").unwrap_or_default();
     let mut ports = PortSet::default();

@@ -4,6 +4,7 @@ mod common;
 mod conformance;
 mod decode;
 mod dns_truth;
+mod dns_tshark;
 mod processors;
 mod reader;
 mod reader_config;
