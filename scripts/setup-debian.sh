@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages this project needs. `--test` adds the tools the test suite
-# talks to (tcpdump, tshark/editcap/mergecap, promtool). Safe to run again: only missing
+# talks to (tcpdump, tshark/editcap/mergecap, promtool; unbound, dnsperf, dig, fstrm tools
+# and the dnstap readers for the dnstap tests and benchmark; tcpreplay, pmacct, softflowd and
+# nfdump for fixtures/flow/make-flow-fixtures.sh). Safe to run again: only missing
 # packages are installed.
 set -euo pipefail
 
 runtime=(libpcap-dev pkg-config)
-testing=(tcpdump tshark wireshark-common prometheus gzip iproute2 python3 time dnscap)
+testing=(tcpdump tshark wireshark-common prometheus gzip iproute2 python3 time dnscap
+         unbound dnsperf bind9-dnsutils fstrm-bin golang-github-dnstap-golang-dnstap-cli dnstap-ldns
+         tcpreplay pmacct softflowd nfdump nfdump-sflow)
 
 want=("${runtime[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -10,15 +10,16 @@
 //! ```
 //!
 //! Module map:
-//! - `wire`: zero-copy, panic-free protocol views (Ethernet … BGP).
+//! - `wire`: zero-copy, panic-free protocol views (Ethernet … BGP, sFlow, NetFlow/IPFIX).
 //! - `decode`: frame → `PacketInfo`, fragment reassembly, TCP stream reassembly.
 //! - `sketch`: mergeable metric values (counter, rate, distribution, top-N, cardinality).
 //! - `window`: 60-second buckets, rotation, merged windows.
-//! - `processor`: the stream handlers (net, pcap, dhcp, bgp, …).
+//! - `processor`: the stream handlers (net, pcap, dhcp, bgp, dns, flow, …).
 //! - `enrich`: GeoIP / ASN lookups and IANA service names.
 //! - `export`: the metric visitor and the JSON and Prometheus encoders.
 //! - `config`: pktvisor's config value model, host specs, taps/policies YAML.
-//! - `receiver`: capture files and BPF.
+//! - `receiver`: capture files and BPF; dnstap (Frame Streams over sockets and files);
+//!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode).
 //! - `service`: plans, policy pipelines, running inputs.
 //! - `time`: timestamps.
 

@@ -19,6 +19,7 @@ use pktvisor::enrich::services::ServiceRegistry;
 use pktvisor::export::json;
 use pktvisor::export::prometheus::PromWriter;
 use pktvisor::processor::{ProcessorContext, Select, TableStat};
+use pktvisor::service::dnstap_run;
 use pktvisor::service::file_run::{PcapFileInput, Progress, RunReport, run_pcap_file};
 use pktvisor::service::pipeline::PolicyPipeline;
 use pktvisor::service::plan::{HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, plan_policies};
@@ -36,7 +37,7 @@ enum Format {
 struct Args {
     /// Capture file: pcap or pcapng, optionally gzip-compressed.
     file: PathBuf,
-    /// Input type: pcap (dnstap, sflow and netflow are not in this build yet).
+    /// Input type: pcap, dnstap, or sflow / netflow / ipfix (a capture of exported datagrams).
     #[arg(short = 'i', default_value = "pcap")]
     input: String,
     /// Deep sample percentage (1-100).
@@ -175,6 +176,126 @@ fn default_plan(args: &Args) -> PolicyPlan {
     }
 }
 
+/// pktvisor-reader's built-in policy for `-i dnstap`: net and dns handlers over FILE.
+fn default_dnstap_plan(args: &Args) -> PolicyPlan {
+    let mut plan = default_plan(args);
+    let mut input = ConfigMap::new();
+    input.set(
+        "dnstap_file",
+        ConfigValue::Str(args.file.display().to_string()),
+    );
+    plan.input.stream_name = "dnstap".into();
+    plan.input.input_type = "dnstap".into();
+    plan.input.config = input;
+    plan.handlers
+        .retain(|h| h.handler_type == "net" || h.handler_type == "dns");
+    plan
+}
+
+/// `-i sflow|netflow|ipfix`: the flow input's `flow_type`.
+fn flow_type_of(input: &str) -> Option<&'static str> {
+    ["sflow", "netflow", "ipfix"]
+        .into_iter()
+        .find(|t| input.eq_ignore_ascii_case(t))
+}
+
+/// pktvisor-reader's built-in policy for flow captures: the flow handler over FILE's UDP
+/// datagrams decoded as `flow_type`.
+fn default_flow_plan(args: &Args, flow_type: &str) -> PolicyPlan {
+    let mut plan = default_plan(args);
+    let mut input = ConfigMap::new();
+    input.set(
+        "pcap_file",
+        ConfigValue::Str(args.file.display().to_string()),
+    );
+    input.set("flow_type", ConfigValue::Str(flow_type.to_string()));
+    plan.input.stream_name = "flow".into();
+    plan.input.input_type = "flow".into();
+    plan.input.config = input;
+    plan.handlers = vec![HandlerPlan {
+        name: "flow".into(),
+        handler_type: "flow".into(),
+        version: "1.0".into(),
+        config: handler_config(args),
+    }];
+    plan
+}
+
+/// Runs one flow input stream (capture-file mode) through its pipelines; returns its
+/// template cache's table stats and logs what could not be decoded.
+fn run_flow_stream(
+    input: &InputPlan,
+    pipelines: &mut [PolicyPipeline],
+) -> Result<(String, String, TableStat)> {
+    use pktvisor::receiver::flow::{FlowDecoder, FlowInput, FlowSource, file::run_flow_file};
+    let cfg = FlowInput::from_config(&input.config).map_err(|e| anyhow!("{e}"))?;
+    if cfg.flow_type_defaulted {
+        tracing::warn!("flow_type not specified, using sflow");
+    }
+    let FlowSource::File { path, port } = cfg.source else {
+        bail!("flow input {} reads no pcap_file", input.tap);
+    };
+    let mut decoder = FlowDecoder::new(cfg.flow_type);
+    let mut progress = StderrProgress::new();
+    let report = run_flow_file(
+        &path,
+        port,
+        &mut decoder,
+        &mut |ev| {
+            for p in pipelines.iter_mut() {
+                p.dispatch(ev);
+            }
+        },
+        &mut |n, read, total| progress.update(n, read, total),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    for p in pipelines.iter_mut() {
+        p.finish();
+    }
+    progress.done(report.datagrams);
+    if report.truncated {
+        tracing::warn!("the capture file ends inside a record (truncated)");
+    }
+    if let Some(e) = &report.corrupt {
+        tracing::warn!("{e}; results cover every record before it");
+    }
+    let stats = decoder.stats();
+    if stats.total_errors() > 0 {
+        tracing::warn!(
+            "{} flow datagrams or parts of them could not be decoded",
+            stats.total_errors()
+        );
+    }
+    for (exporter, s) in stats.iter() {
+        let errors: Vec<String> = pktvisor::receiver::flow::FlowDropReason::ALL
+            .iter()
+            .filter(|r| s.error(**r) > 0)
+            .map(|r| format!("{}={}", r.as_str(), s.error(*r)))
+            .collect();
+        tracing::info!(
+            "exporter {exporter}: datagrams={} records={} counter_samples={} options_records={} {}",
+            s.datagrams,
+            s.records,
+            s.counter_samples,
+            s.options_records,
+            errors.join(" ")
+        );
+    }
+    let t = decoder.templates();
+    let ts = t.stats();
+    let limits = t.limits();
+    Ok((
+        input.tap.clone(),
+        String::new(),
+        TableStat {
+            name: "flow_templates",
+            len: t.len(),
+            limit: limits.max_domains.saturating_mul(limits.max_templates),
+            evicted: ts.evicted + ts.expired,
+        },
+    ))
+}
+
 /// The plans of a `--config` document, every pcap input reading FILE.
 fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<PolicyPlan>> {
     let text = std::fs::read_to_string(path)
@@ -195,6 +316,24 @@ fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<PolicyPlan>> {
         tracing::warn!("-b and -H apply only without --config; the taps' settings are used");
     }
     for p in &mut plans {
+        if p.input.input_type == "flow" {
+            p.input.config.remove("bind");
+            p.input.config.set(
+                "pcap_file",
+                ConfigValue::Str(args.file.display().to_string()),
+            );
+            continue;
+        }
+        if p.input.input_type == "dnstap" {
+            for k in ["socket", "tcp"] {
+                p.input.config.remove(k);
+            }
+            p.input.config.set(
+                "dnstap_file",
+                ConfigValue::Str(args.file.display().to_string()),
+            );
+            continue;
+        }
         p.input.config.remove("iface");
         p.input.config.set(
             "pcap_file",
@@ -202,6 +341,26 @@ fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<PolicyPlan>> {
         );
     }
     Ok(plans)
+}
+
+fn report_dnstap(r: &dnstap_run::DnstapFileReport) {
+    if r.truncated {
+        tracing::warn!(
+            "the dnstap file ends inside a frame or without STOP (truncated); results cover every complete frame"
+        );
+    }
+    if let Some(e) = &r.corrupt {
+        tracing::warn!("{e}; results cover every frame before it");
+    }
+    let skipped = r.invalid + r.not_message + r.unknown_type;
+    if skipped > 0 {
+        tracing::warn!(
+            "skipped {skipped} dnstap frames: invalid protobuf={} not a message={} unknown message type={}",
+            r.invalid,
+            r.not_message,
+            r.unknown_type
+        );
+    }
 }
 
 fn report_run(report: &RunReport) {
@@ -283,9 +442,11 @@ fn write_tables(w: &mut PromWriter, tables: &[(String, String, TableStat)]) {
 }
 
 fn run(args: &Args) -> Result<String> {
-    if !args.input.eq_ignore_ascii_case("pcap") {
+    let dnstap = args.input.eq_ignore_ascii_case("dnstap");
+    let flow = flow_type_of(&args.input);
+    if !args.input.eq_ignore_ascii_case("pcap") && !dnstap && flow.is_none() {
         bail!(
-            "input type '{}' is not supported by this build yet (supported: pcap)",
+            "input type '{}' is not supported (supported: pcap, dnstap, sflow, netflow, ipfix)",
             args.input
         );
     }
@@ -308,6 +469,8 @@ fn run(args: &Args) -> Result<String> {
     };
     let plans = match &args.config {
         Some(path) => config_plans(args, path)?,
+        None if dnstap => vec![default_dnstap_plan(args)],
+        None if flow.is_some() => vec![default_flow_plan(args, flow.unwrap_or("sflow"))],
         None => vec![default_plan(args)],
     };
     // One run per distinct input stream, shared by every policy that reads it.
@@ -325,6 +488,23 @@ fn run(args: &Args) -> Result<String> {
     let mut finished: Vec<PolicyPipeline> = Vec::new();
     let mut tables: Vec<(String, String, TableStat)> = Vec::new();
     for (_, (input, mut pipelines)) in streams {
+        if input.input_type == "flow" {
+            tables.push(run_flow_stream(&input, &mut pipelines)?);
+            finished.extend(pipelines);
+            continue;
+        }
+        if input.input_type == "dnstap" {
+            let path = dnstap_run::file_of(&input.config).map_err(|e| anyhow!("{e}"))?;
+            let dispatch = dnstap_run::DnstapDispatch::for_pipelines(&pipelines, &plans)
+                .map_err(|e| anyhow!("{e}"))?;
+            let mut progress = StderrProgress::new();
+            let report =
+                dnstap_run::run_dnstap_file(&path, &mut pipelines, dispatch, &mut progress)
+                    .map_err(|e| anyhow!("{e}"))?;
+            report_dnstap(&report);
+            finished.extend(pipelines);
+            continue;
+        }
         let file_input = PcapFileInput::from_config(&input.config).map_err(|e| anyhow!("{e}"))?;
         let mut progress = StderrProgress::new();
         let report = run_pcap_file(&file_input, &mut pipelines, &mut progress)

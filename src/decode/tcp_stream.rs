@@ -224,6 +224,11 @@ impl TcpReassembler {
         &self.stats
     }
 
+    /// Adds ports of interest.
+    pub fn add_ports(&mut self, ports: &PortSet) {
+        self.ports.extend(ports);
+    }
+
     /// The bound on tracked connections.
     pub fn limit(&self) -> usize {
         self.conns.cap().get()

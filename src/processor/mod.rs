@@ -8,6 +8,7 @@
 pub mod bgp;
 pub mod dhcp;
 pub mod dns;
+pub mod flow;
 pub mod groups;
 pub mod net;
 pub mod pcap_stats;
@@ -21,6 +22,8 @@ use crate::decode::tcp_stream::{PortSet, TcpFlow, TcpStreamEvent};
 use crate::enrich::geo::GeoDatabases;
 use crate::enrich::services::ServiceRegistry;
 use crate::export::Snapshot;
+use crate::receiver::dnstap::map::DnstapEvent;
+use crate::receiver::flow::FlowDatagram;
 use crate::time::Timespec;
 use crate::window::{BucketMetrics, PeriodError, Window};
 
@@ -47,6 +50,15 @@ pub struct TcpMessage<'a> {
     pub data: &'a [u8],
 }
 
+/// How many user policies and handlers an input stream feeds (input_resources).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Topology {
+    /// Policies attached, not counting the input's own resources policy.
+    pub policies: usize,
+    /// Their handlers (a chain counts as one).
+    pub handlers: usize,
+}
+
 /// Occupancy and losses of one bounded table a processor keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableStat {
@@ -71,6 +83,12 @@ pub enum Event<'a> {
     Tcp(&'a TcpStreamEvent<'a>),
     /// A message framed from a TCP stream by an earlier processor in a chain.
     TcpMessage(&'a TcpMessage<'a>),
+    /// A dnstap message (dnstap input).
+    Dnstap(&'a DnstapEvent<'a>),
+    /// One decoded sFlow / NetFlow / IPFIX datagram (flow input).
+    Flow(&'a FlowDatagram<'a>),
+    /// The policies and handlers attached to the input changed.
+    Topology(&'a Topology),
     /// Cumulative capture statistics.
     Stats(&'a CaptureStats),
     /// A heartbeat of a live stream (rotates buckets without traffic).
@@ -129,7 +147,13 @@ pub fn time_event<B: BucketMetrics>(window: &mut Window<B>, ev: &Event<'_>) -> O
         }
         Event::Tick(now) => Some(window.tick(*now)),
         Event::End(ts) => Some(window.observe(*ts)),
-        Event::Packet(_) | Event::Tcp(_) | Event::TcpMessage(_) | Event::Stats(_) => None,
+        Event::Packet(_)
+        | Event::Tcp(_)
+        | Event::TcpMessage(_)
+        | Event::Dnstap(_)
+        | Event::Flow(_)
+        | Event::Stats(_)
+        | Event::Topology(_) => None,
     }
 }
 
@@ -174,6 +198,7 @@ pub const AVAILABLE: &[(&str, &str)] = &[
     ("pcap", "1.0"),
     ("dhcp", "1.0"),
     ("bgp", "1.0"),
+    ("flow", "1.0"),
 ];
 
 /// Builds a processor of `handler_type` and `version` from its merged config.
@@ -191,6 +216,7 @@ pub fn build(
         ("pcap", "1.0") => Ok(Box::new(pcap_stats::PcapStats::new(cfg)?)),
         ("dhcp", "1.0") => Ok(Box::new(dhcp::Dhcp::new(cfg)?)),
         ("bgp", "1.0") => Ok(Box::new(bgp::Bgp::new(cfg)?)),
+        ("flow", "1.0") => Ok(Box::new(flow::Flow::new(cfg, ctx)?)),
         _ => Err(BuildError::Unavailable(
             handler_type.to_string(),
             version.to_string(),

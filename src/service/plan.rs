@@ -66,7 +66,7 @@ pub struct PlanDefaults {
 }
 
 /// Input types this build can run, in pktvisor's alias spelling.
-pub const INPUT_TYPES: &[&str] = &["pcap"];
+pub const INPUT_TYPES: &[&str] = &["pcap", "dnstap", "flow"];
 
 /// Valid pcap input config keys.
 pub const PCAP_INPUT_KEYS: &[&str] = &[
@@ -114,6 +114,8 @@ fn selector_matches(
 pub fn validate_input_config(input_type: &str, cfg: &ConfigMap) -> Result<(), VisorError> {
     let keys: &[&str] = match input_type {
         "pcap" => PCAP_INPUT_KEYS,
+        "dnstap" => crate::receiver::dnstap::config::INPUT_KEYS,
+        "flow" => crate::receiver::flow::config::INPUT_KEYS,
         _ => return Ok(()),
     };
     for k in cfg.keys() {
@@ -205,6 +207,10 @@ fn plan_policy(
         }
         validate_input_config(&input_type, &config)
             .map_err(|e| VisorError(format!("invalid input config: {e}")))?;
+        if input_type == "dnstap" {
+            crate::receiver::dnstap::HostFilter::for_input(&config, &p.input_filter)
+                .map_err(VisorError)?;
+        }
         let stream_name = format!("{}-{}", tap.name, hashed.config_hash());
         let handlers = p
             .modules

@@ -22,6 +22,9 @@
 //! | [`dhcpv6`]    | DHCPv6 client/server and relay messages and their options    |
 //! | [`bgp`]       | BGP message header and a stream framer for one TCP direction |
 //! | [`dns`]       | DNS messages, names, records, EDNS/ECS, DNS-over-TCP framing |
+//! | [`flow`]      | the flow record the NetFlow/IPFIX and sFlow views produce    |
+//! | [`netflow`]   | NetFlow v1/v5/v7/v9 and IPFIX datagrams, templates, data sets |
+//! | [`sflow`]     | sFlow v2/v4/v5 datagrams, samples and flow records           |
 //!
 //! Shared here: [`WireError`] and the IP protocol numbers in [`ip_protocol`].
 
@@ -33,10 +36,13 @@ pub mod dhcp;
 pub mod dhcpv6;
 pub mod dns;
 pub mod ethernet;
+pub mod flow;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod netflow;
 pub mod null;
+pub mod sflow;
 pub mod sll;
 pub mod tcp;
 pub mod udp;

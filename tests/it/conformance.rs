@@ -1,7 +1,7 @@
 //! pktvisor's own test assertions (`../shared/conformance/given.json`) for the net, pcap,
 //! dhcp and bgp handlers, GeoIP/ASN lookups, IANA port names and the pcap top-K sketch,
 //! each case run against this project's code on pktvisor's fixtures. Cases for handlers
-//! built in later issues (dns, flow, input_resources, chains through dns) are listed in
+//! built in later issues (input_resources) are listed in
 //! `DEFERRED` and checked to be exactly the rest, so nothing is skipped silently.
 
 use std::collections::HashMap;
@@ -50,11 +50,7 @@ fn case(id: &str) -> Option<&'static Value> {
 }
 
 /// Cases that belong to later issues, with the issue that covers them.
-const DEFERRED: &[(&str, &str)] = &[
-    ("flow-", "flow handler (issue 7)"),
-    ("input-flow-", "flow input (issue 7)"),
-    ("resources-", "input_resources handler (issue 4)"),
-];
+const DEFERRED: &[(&str, &str)] = &[("resources-", "input_resources handler (issue 4)")];
 
 /// Assertions where this project deliberately differs from pktvisor: (case, path, what we
 /// give instead, why).
@@ -146,6 +142,11 @@ const IN_SCOPE: &[&str] = &[
     "geoip-nocache",
     "ipport-iana-csv",
     "ipport-pktvisor-csv",
+    "flow-netflow-v5",
+    "flow-netflow-v9",
+    "flow-invalid-config",
+    "flow-sflow-keyed-ipv4-ipv6-elements",
+    "input-flow-netflow-pcap-file",
 ];
 
 #[test]
@@ -882,3 +883,122 @@ cases!(run_ipport_case:
     ipport_iana_csv => "ipport-iana-csv",
     ipport_pktvisor_csv => "ipport-pktvisor-csv",
 );
+
+/// The flow input of a case: its decoder type and the events of its capture.
+fn flow_input(c: &Value) -> pktvisor::receiver::flow::FlowType {
+    let t = c["input"]["flow_type"].as_str().unwrap_or("sflow");
+    pktvisor::receiver::flow::FlowType::parse(t).expect("flow_type")
+}
+
+/// Flow handler cases: pktvisor's flow capture through our flow receiver (capture-file
+/// mode) into the flow processor, with the IANA CSV the case loads.
+fn run_flow_case(id: &str) {
+    use pktvisor::receiver::flow::{FlowDecoder, file::run_flow_file};
+    let Some(c) = case(id) else { return };
+    let mut cfg = config_from_json(&c["handler_config"]);
+    cfg.set("recorded_stream", ConfigValue::Bool(true));
+    let mut ctx = case_context(c);
+    if let Some(csv) = c["global_state"]["iana_port_csv"].as_str() {
+        let reg = ServiceRegistry::load(&fixture(csv)).expect("IANA CSV");
+        ctx.services = std::sync::Arc::new(reg);
+    }
+    let expects = c["expect"].as_array().expect("expect list");
+    if let Some(t) = expects.iter().find(|e| e["op"] == "throws") {
+        let err = match processor::build("flow", "1.0", &cfg, &ctx) {
+            Ok(_) => panic!("{id}: building the handler should fail"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(err, t["value"].as_str().expect("message"), "{id}");
+        return;
+    }
+    let mut p = processor::build("flow", "1.0", &cfg, &ctx).expect("flow processor");
+    let mut dec = FlowDecoder::new(flow_input(c));
+    let mut events = 0u64;
+    let file = fixture(c["fixture"].as_str().expect("fixture"));
+    run_flow_file(
+        &file,
+        None,
+        &mut dec,
+        &mut |ev| {
+            if matches!(ev, Event::Flow(_)) {
+                events += 1;
+            }
+            p.handle(ev);
+        },
+        &mut |_, _, _| {},
+    )
+    .expect("flow capture runs");
+    p.finish();
+    let snap = p
+        .snapshot(Select::Bucket(0), Timespec::now())
+        .expect("snapshot");
+    let doc = pktvisor::export::json::snapshot_value(snap.as_ref());
+    for e in expects {
+        let path = e["path"].as_str().unwrap_or_default();
+        let op = e["op"].as_str().unwrap_or_default();
+        match e["pointer"].as_str() {
+            Some(ptr) => check_value(id, path, op, doc.pointer(ptr), &e["value"]),
+            // flow JSON has no event counts: the events the receiver delivered (deep
+            // sampling is 100%, so samples = events)
+            None if path.starts_with("internal:event_data.num_") => {
+                check_value(id, path, op, Some(&Value::from(events)), &e["value"])
+            }
+            None => panic!("{id}: unhandled {path}"),
+        }
+    }
+}
+
+/// The flow input on its own: a capture-file stream starts, decodes without errors and
+/// reports its config.
+fn run_flow_input_case(id: &str) {
+    use pktvisor::receiver::flow::{FlowDecoder, FlowInput, FlowSource, file::run_flow_file};
+    let Some(c) = case(id) else { return };
+    let given_path = c["input"]["pcap_file"].as_str().expect("pcap_file");
+    let mut cfg = ConfigMap::new();
+    cfg.set("pcap_file", ConfigValue::Str(given_path.to_string()));
+    cfg.set(
+        "flow_type",
+        ConfigValue::Str(c["input"]["flow_type"].as_str().unwrap_or("sflow").into()),
+    );
+    let input = FlowInput::from_config(&cfg).expect("flow input config");
+    let mut dec = FlowDecoder::new(input.flow_type);
+    let file = fixture(c["fixture"].as_str().expect("fixture"));
+    let started = run_flow_file(&file, None, &mut dec, &mut |_| {}, &mut |_, _, _| {});
+    for e in c["expect"].as_array().expect("expects") {
+        let path = e["path"].as_str().unwrap_or_default();
+        let got = match path {
+            "stream.start()" | "stream.stop()" => {
+                assert!(started.is_ok(), "{id}: {path}: {started:?}");
+                continue;
+            }
+            "input:schema_key" => Value::from(
+                processor::build("flow", "1.0", &ConfigMap::new(), &context(None, None))
+                    .expect("flow")
+                    .schema_key(),
+            ),
+            // no processor is attached to the stream
+            "input:consumer_count" => Value::from(0),
+            "input_info.flow.packet_errors" => Value::from(dec.stats().total_errors()),
+            "input_info.module.config.pcap_file" => match &input.source {
+                FlowSource::File { path, .. } => Value::from(path.display().to_string()),
+                other => panic!("{id}: {other:?}"),
+            },
+            other => panic!("{id}: unhandled {other}"),
+        };
+        check_value(
+            id,
+            path,
+            e["op"].as_str().unwrap_or_default(),
+            Some(&got),
+            &e["value"],
+        );
+    }
+}
+
+cases!(run_flow_case:
+    flow_netflow_v5 => "flow-netflow-v5",
+    flow_netflow_v9 => "flow-netflow-v9",
+    flow_invalid_config => "flow-invalid-config",
+    flow_sflow_keyed_ipv4_ipv6_elements => "flow-sflow-keyed-ipv4-ipv6-elements",
+);
+cases!(run_flow_input_case: input_flow_netflow_pcap_file => "input-flow-netflow-pcap-file");

@@ -383,11 +383,11 @@ fn geo_databases_feed_top_geo_and_asn() {
 fn inputs_not_in_this_build_are_refused_clearly() {
     let out = run(&[
         "-i",
-        "dnstap",
+        "bogus",
         own_fixture("mixed-lo.pcapng").to_str().expect("path"),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("input type 'dnstap'"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input type 'bogus'"));
 }
 
 #[test]

@@ -153,8 +153,8 @@ fn config_errors_print_pktvisor_messages_and_exit_1() {
             "policy [edge] failed to start: nope is an invalid/unsupported config or filter.",
         ),
         (
-            &POLICIES.replace("wire2: {input_type: pcap", "wire2: {input_type: dnstap"),
-            "Tap 'wire2' requires input stream type 'dnstap' which is not available",
+            &POLICIES.replace("wire2: {input_type: pcap", "wire2: {input_type: bogus"),
+            "Tap 'wire2' requires input stream type 'bogus' which is not available",
         ),
         (
             &POLICIES.replace("tap: wire2", "tap: nowhere"),

@@ -216,6 +216,31 @@ impl DnsOptions {
         Ok(o)
     }
 
+    /// Whether a message passes `dnstap_msg_type`: dnstap messages of another family do
+    /// not; messages from packets (`None`) always do, as in pktvisor.
+    pub fn dnstap_type_ok(&self, family: Option<crate::receiver::dnstap::map::MsgFamily>) -> bool {
+        match (&self.dnstap_msg_type, family) {
+            (Some(want), Some(f)) => f.name() == want,
+            _ => true,
+        }
+    }
+
+    /// Whether a filter needs the DNS message itself (a dnstap message without one cannot
+    /// pass it).
+    pub fn has_message_filters(&self) -> bool {
+        self.exclude_noerror
+            || self.only_rcode.is_some()
+            || self.only_queries
+            || self.only_responses
+            || self.only_dnssec_response
+            || self.answer_count.is_some()
+            || self.only_qtype.is_some()
+            || self.only_qname.is_some()
+            || self.only_qname_suffix.is_some()
+            || self.geoloc_notfound
+            || self.asn_notfound
+    }
+
     /// The length of the first `only_qname_suffix` entry `qname` ends with, if any.
     pub fn suffix_match(&self, qname: &str) -> Option<usize> {
         self.only_qname_suffix

@@ -5,7 +5,8 @@
 //! A UDP packet is DNS when either port is a DNS port (53, 5353, 5355, 53000); DNS over TCP
 //! arrives as reassembled stream bytes, framed by the 2-byte length prefix per direction.
 //! A TCP message shorter than 17 bytes (too short to hold a question) marks that direction
-//! of the connection invalid, as pktvisor does.
+//! of the connection invalid, as pktvisor does. dnstap messages carry their DNS message
+//! with the dnstap facts (`DnsPacket::from_dnstap`).
 
 pub mod config;
 pub mod qname;
@@ -20,6 +21,7 @@ use crate::config::hostspec::Direction;
 use crate::decode::tcp_stream::{PortSet, TcpFlow, TcpStreamEvent};
 use crate::decode::{L3, L4, PacketInfo};
 use crate::processor::{Event, TcpMessage};
+use crate::receiver::dnstap::map::{DnstapEvent, MsgFamily};
 use crate::time::Timespec;
 use crate::wire::dns::{DNS_PORTS, DnsMessage, TcpDnsFramer};
 
@@ -40,6 +42,17 @@ pub enum DnsTransport {
     DnscryptTcp,
     /// DNS over QUIC.
     Doq,
+}
+
+/// What a DNS message from dnstap carries besides the packet facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnstapInfo {
+    /// The message type's family (`dnstap_msg_type` matches it).
+    pub family: MsgFamily,
+    /// The initiator's port (pktvisor's "metric port" for dnstap), 0 when absent.
+    pub query_port: u16,
+    /// Whether `socket_protocol` was present (else no transport counter moves).
+    pub has_transport: bool,
 }
 
 /// One DNS message with the facts of the packet or stream that carried it.
@@ -65,6 +78,8 @@ pub struct DnsPacket<'a> {
     pub src_port: u16,
     /// Receiver port.
     pub dst_port: u16,
+    /// Set when the message came from dnstap.
+    pub dnstap: Option<DnstapInfo>,
 }
 
 /// Whether `port` is one of pktvisor's DNS ports.
@@ -110,6 +125,7 @@ impl<'a> DnsPacket<'a> {
             dst_ip: p.dst_ip,
             src_port: p.src_port,
             dst_port: p.dst_port,
+            dnstap: None,
         })
     }
 
@@ -127,7 +143,37 @@ impl<'a> DnsPacket<'a> {
             dst_ip: Some(flow.dst_ip),
             src_port: flow.src_port,
             dst_port: flow.dst_port,
+            dnstap: None,
         })
+    }
+
+    /// The DNS message of a dnstap message, if it carries one with a DNS header.
+    pub fn from_dnstap(ev: &DnstapEvent<'a>) -> Option<DnsPacket<'a>> {
+        let wire = ev.wire?;
+        let msg = DnsMessage::new_checked(wire).ok()?;
+        Some(DnsPacket {
+            ts: ev.ts,
+            msg,
+            size: wire.len(),
+            transport: ev.transport.unwrap_or(DnsTransport::Udp),
+            l3: ev.l3,
+            direction: ev.direction(),
+            src_ip: ev.src_ip(),
+            dst_ip: ev.dst_ip(),
+            src_port: ev.src_port(),
+            dst_port: ev.dst_port(),
+            dnstap: Some(DnstapInfo {
+                family: ev.msg_type.family,
+                query_port: ev.query_port,
+                has_transport: ev.transport.is_some(),
+            }),
+        })
+    }
+
+    /// Whether a transport counter applies (dnstap messages without `socket_protocol` have
+    /// no transport).
+    pub fn transport_known(&self) -> bool {
+        self.dnstap.is_none_or(|d| d.has_transport)
     }
 
     /// A hash of the conversation, equal for both directions.
@@ -147,9 +193,12 @@ impl<'a> DnsPacket<'a> {
         xxhash_rust::xxh3::xxh3_64(&bytes)
     }
 
-    /// The port that is not the DNS port (pktvisor's "metric port": the client's).
+    /// The port that is not the DNS port (pktvisor's "metric port": the client's; for
+    /// dnstap the initiator's port).
     pub fn client_port(&self) -> u16 {
-        if is_dns_port(self.dst_port) {
+        if let Some(d) = self.dnstap {
+            d.query_port
+        } else if is_dns_port(self.dst_port) {
             self.src_port
         } else {
             self.dst_port
@@ -334,6 +383,8 @@ impl QuestionCache {
 pub(crate) trait DnsCore {
     /// Handles one DNS message; whether it passed the filters (and is forwarded).
     fn process(&mut self, pkt: &DnsPacket<'_>) -> bool;
+    /// Handles a dnstap message without a usable DNS message; whether it passed.
+    fn process_dnstap_bare(&mut self, ev: &DnstapEvent<'_>) -> bool;
     /// Applies a time event to the window; `Some(shifted)` for time events, else `None`.
     fn time(&mut self, ev: &Event<'_>) -> Option<bool>;
     /// A new bucket started at `now`.
@@ -402,6 +453,16 @@ pub(crate) fn handle_event<P: DnsCore>(
             });
             *p.sessions() = tcp;
             false
+        }
+        Event::Dnstap(d) => {
+            let pass = match DnsPacket::from_dnstap(d) {
+                Some(pkt) => p.process(&pkt),
+                None => p.process_dnstap_bare(d),
+            };
+            if pass {
+                forward(ev);
+            }
+            pass
         }
         Event::Tcp(TcpStreamEvent::End { flow, .. }) => {
             p.sessions().end(flow);

@@ -9,6 +9,12 @@
 //! need a completed bucket to set the p90 threshold. Differences: ECS is found in any
 //! EDNS option position; at the end of a recorded stream every still-pending query counts
 //! as timed out.
+//!
+//! dnstap messages: no transactions (as pktvisor); the top port is the initiator's port; a
+//! message without a DNS message counts from its dnstap fields only (total, l3, UDP/TCP,
+//! query/reply by message type); `dnstap_msg_type` keeps one message family. Differences:
+//! the DNS filters apply to dnstap messages too (pktvisor ignores them there), and the rcode
+//! counters do not depend on deep sampling.
 
 use std::net::IpAddr;
 
@@ -31,6 +37,7 @@ use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
 use crate::processor::{
     BuildError, Event, Processor, ProcessorContext, Select, TableStat, time_event,
 };
+use crate::receiver::dnstap::map::DnstapEvent;
 use crate::sketch::{Cardinality, Distribution, Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -564,13 +571,15 @@ impl DnsV1 {
         self.q.reset();
         let udp = pkt.transport == super::DnsTransport::Udp;
         if udp
+            && pkt.dnstap.is_none()
             && (self.opts.only_rcode.is_some() || self.opts.only_qname.is_some())
             && !self.predicate_matches(pkt)
         {
             return false;
         }
         let mut suffix = 0usize;
-        let passed = passes_v1(&self.opts, pkt, &mut self.q, &mut self.geo, &mut suffix);
+        let passed = self.opts.dnstap_type_ok(pkt.dnstap.map(|d| d.family))
+            && passes_v1(&self.opts, pkt, &mut self.q, &mut self.geo, &mut suffix);
         if self.window.observe(pkt.ts) {
             self.on_shift(pkt.ts);
         }
@@ -589,10 +598,13 @@ impl DnsV1 {
         b.rate_total.add(pkt.ts.sec, 1);
         if groups.has(G_COUNTERS) {
             b.total += 1;
-            if udp {
-                b.udp += 1;
-            } else {
-                b.tcp += 1;
+            if pkt.transport_known() {
+                match pkt.transport {
+                    super::DnsTransport::Udp => b.udp += 1,
+                    super::DnsTransport::Tcp => b.tcp += 1,
+                    // DoT/DoH/DNSCrypt/DoQ (dnstap only) have no v1 counter
+                    _ => {}
+                }
             }
             match pkt.l3 {
                 L3::Ipv4 => b.ipv4 += 1,
@@ -620,8 +632,47 @@ impl DnsV1 {
         if deep {
             self.deep(pkt, suffix);
         }
-        if groups.has(G_XACT) {
+        // pktvisor computes no v1 transactions from dnstap
+        if groups.has(G_XACT) && pkt.dnstap.is_none() {
             self.transaction(pkt, deep);
+        }
+        true
+    }
+
+    /// A dnstap message without a DNS message: counters from the dnstap fields only.
+    fn process_dnstap_bare(&mut self, ev: &DnstapEvent<'_>) -> bool {
+        let passed =
+            self.opts.dnstap_type_ok(Some(ev.msg_type.family)) && !self.opts.has_message_filters();
+        if self.window.observe(ev.ts) {
+            self.on_shift(ev.ts);
+        }
+        self.window.new_event(ev.ts, passed);
+        let groups = self.groups;
+        let b = self.window.live_mut();
+        if !passed {
+            if groups.has(G_COUNTERS) {
+                b.filtered += 1;
+            }
+            return false;
+        }
+        b.rate_total.add(ev.ts.sec, 1);
+        if groups.has(G_COUNTERS) {
+            b.total += 1;
+            match ev.transport {
+                Some(super::DnsTransport::Udp) => b.udp += 1,
+                Some(super::DnsTransport::Tcp) => b.tcp += 1,
+                _ => {}
+            }
+            match ev.l3 {
+                L3::Ipv4 => b.ipv4 += 1,
+                L3::Ipv6 => b.ipv6 += 1,
+                L3::None => {}
+            }
+            if ev.msg_type.response {
+                b.replies += 1;
+            } else {
+                b.queries += 1;
+            }
         }
         true
     }
@@ -633,8 +684,9 @@ impl DnsV1 {
         let rc = m.rcode();
         let qtype = self.q.qtype(&m);
         let b = self.window.live_mut();
-        if groups.has(G_TOP_PORTS) {
-            b.top_ports.update(pkt.client_port());
+        let port = pkt.client_port();
+        if groups.has(G_TOP_PORTS) && (port != 0 || pkt.dnstap.is_none()) {
+            b.top_ports.update(port);
         }
         if response {
             b.top_rcode.update(u16::from(rc));
@@ -765,6 +817,10 @@ pub(super) fn ecs_geo(
 impl DnsCore for DnsV1 {
     fn process(&mut self, pkt: &DnsPacket<'_>) -> bool {
         DnsV1::process(self, pkt)
+    }
+
+    fn process_dnstap_bare(&mut self, ev: &DnstapEvent<'_>) -> bool {
+        DnsV1::process_dnstap_bare(self, ev)
     }
 
     fn time(&mut self, ev: &Event<'_>) -> Option<bool> {

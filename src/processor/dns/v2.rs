@@ -9,6 +9,10 @@
 //! filtered query counts as filtered too. pktvisor's double count is kept: a filtered
 //! response that matches an unfiltered query adds 2 to `filtered_packets`. At the end of a
 //! recorded stream every still-pending query counts as `timeout_queries`.
+//!
+//! dnstap messages: the direction comes from the message type (CLIENT/AUTH/UPDATE `in`,
+//! STUB/RESOLVER/FORWARDER/TOOL `out`), transactions are keyed by DNS id only (pktvisor's
+//! quirk), transports include DNSCrypt and DoQ, `dnstap_msg_type` keeps one family.
 
 use std::net::IpAddr;
 
@@ -32,6 +36,7 @@ use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
 use crate::processor::{
     BuildError, Event, Processor, ProcessorContext, Select, TableStat, time_event,
 };
+use crate::receiver::dnstap::map::DnstapEvent;
 use crate::sketch::{Cardinality, Distribution, Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -644,11 +649,12 @@ impl DnsV2 {
         self.q.reset();
         let response = pkt.msg.is_response();
         let mut suffix = 0usize;
-        let passed = if response {
-            passes_response(&self.opts, pkt, &mut self.q)
-        } else {
-            passes_query(&self.opts, pkt, &mut self.q, &mut self.geo, &mut suffix)
-        };
+        let passed = self.opts.dnstap_type_ok(pkt.dnstap.map(|d| d.family))
+            && if response {
+                passes_response(&self.opts, pkt, &mut self.q)
+            } else {
+                passes_query(&self.opts, pkt, &mut self.q, &mut self.geo, &mut suffix)
+            };
         if self.window.observe(pkt.ts) {
             self.on_shift(pkt.ts);
         }
@@ -657,8 +663,14 @@ impl DnsV2 {
         // pktvisor keeps one table per direction: a response whose direction maps elsewhere
         // than its query's (both ends inside the host spec) is an orphan.
         let dir = dir_index(pkt.direction, response);
+        // dnstap transactions are keyed by the DNS ID only (pktvisor's (id, 2) key)
+        let flow = if pkt.dnstap.is_some() {
+            2
+        } else {
+            pkt.flow_hash()
+        };
         let key = (
-            pkt.flow_hash() ^ (dir as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            flow ^ (dir as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             pkt.msg.id(),
         );
         if !response {
@@ -736,6 +748,7 @@ impl DnsV2 {
         if groups.has(G_COUNTERS) {
             d.xacts += 1;
             match pkt.transport {
+                _ if !pkt.transport_known() => {}
                 DnsTransport::Udp => d.udp += 1,
                 DnsTransport::Tcp => d.tcp += 1,
                 DnsTransport::Dot => d.dot += 1,
@@ -852,6 +865,20 @@ impl DnsV2 {
 impl DnsCore for DnsV2 {
     fn process(&mut self, pkt: &DnsPacket<'_>) -> bool {
         DnsV2::process(self, pkt)
+    }
+
+    fn process_dnstap_bare(&mut self, ev: &DnstapEvent<'_>) -> bool {
+        // No DNS ID, so no transaction: an observed event, filtered or not.
+        let passed =
+            self.opts.dnstap_type_ok(Some(ev.msg_type.family)) && !self.opts.has_message_filters();
+        if self.window.observe(ev.ts) {
+            self.on_shift(ev.ts);
+        }
+        self.window.new_event(ev.ts, passed);
+        if !passed && self.groups.has(G_COUNTERS) {
+            self.window.live_mut().filtered += 1;
+        }
+        passed
     }
 
     fn time(&mut self, ev: &Event<'_>) -> Option<bool> {

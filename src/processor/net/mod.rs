@@ -5,6 +5,7 @@
 //! of the configured prefixes (`geoloc_notfound` / `asn_notfound` add the prefix `Unknown`,
 //! an ASN number `N` becomes the prefix `N/`). With a geo filter but no database loaded, or
 //! an unknown direction, every IP packet is filtered; non-IP packets always pass.
+//! A dnstap message counts as one packet of its frame's size (`dnstap_packet`).
 
 pub mod v1;
 pub mod v2;
@@ -122,6 +123,31 @@ pub fn message_packet<'a>(m: &crate::processor::TcpMessage<'a>) -> PacketInfo<'a
         payload: m.data,
         transport_ok: true,
         direction: m.flow.direction,
+        ..PacketInfo::default()
+    }
+}
+
+/// A dnstap message seen as one packet: the frame size, the dnstap addresses and ports by
+/// message side, the direction from the message type; UDP and TCP as themselves, every other
+/// `socket_protocol` (DoT, DoH, DNSCrypt, DoQ) as "other L4", as pktvisor does.
+pub fn dnstap_packet<'a>(ev: &crate::receiver::dnstap::map::DnstapEvent<'a>) -> PacketInfo<'a> {
+    use crate::processor::dns::DnsTransport;
+    let len = u32::try_from(ev.frame_len).unwrap_or(u32::MAX);
+    PacketInfo {
+        ts: ev.ts,
+        frame_len: len,
+        wire_len: len,
+        l3: ev.l3,
+        l4: match ev.transport {
+            Some(DnsTransport::Udp) => crate::decode::L4::Udp,
+            Some(DnsTransport::Tcp) => crate::decode::L4::Tcp,
+            _ => crate::decode::L4::None,
+        },
+        src_ip: ev.src_ip(),
+        dst_ip: ev.dst_ip(),
+        src_port: ev.src_port(),
+        dst_port: ev.dst_port(),
+        direction: ev.direction(),
         ..PacketInfo::default()
     }
 }

@@ -296,6 +296,16 @@ impl NetV1 {
     }
 
     fn process(&mut self, p: &PacketInfo<'_>) -> bool {
+        self.process_ips(p, None)
+    }
+
+    /// `dnstap_ips`: a dnstap message's (query_address, response_address), recorded as the
+    /// ingress and egress address whatever the direction (pktvisor's dnstap rule).
+    fn process_ips(
+        &mut self,
+        p: &PacketInfo<'_>,
+        dnstap_ips: Option<(Option<IpAddr>, Option<IpAddr>)>,
+    ) -> bool {
         let filtered = self.filter.active() && !self.filter.keep(p, &mut self.geo);
         let deep = self.window.new_event(p.ts, !filtered);
         let groups = self.groups;
@@ -344,14 +354,15 @@ impl NetV1 {
             b.total += 1;
         }
         if deep {
-            let ip = match p.direction {
-                Direction::ToHost => p.src_ip,
-                Direction::FromHost => p.dst_ip,
-                Direction::Unknown => None,
-            };
-            if let Some(ip) = ip {
+            let (ip_in, ip_out) = dnstap_ips.unwrap_or(match p.direction {
+                Direction::ToHost => (p.src_ip, None),
+                Direction::FromHost => (None, p.dst_ip),
+                Direction::Unknown => (None, None),
+            });
+            for (ip, inbound) in [(ip_in, true), (ip_out, false)] {
+                let Some(ip) = ip else { continue };
                 if groups.has(G_CARDINALITY) {
-                    if p.direction == Direction::ToHost {
+                    if inbound {
                         b.src_ips_in.insert(&ip);
                     } else {
                         b.dst_ips_out.insert(&ip);
@@ -388,6 +399,10 @@ impl Processor for NetV1 {
         match ev {
             Event::Packet(p) => self.process(p),
             Event::TcpMessage(m) => self.process(&super::message_packet(m)),
+            Event::Dnstap(d) => self.process_ips(
+                &super::dnstap_packet(d),
+                Some((d.query_address, d.response_address)),
+            ),
             _ => true,
         }
     }

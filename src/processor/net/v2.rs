@@ -257,6 +257,16 @@ impl NetV2 {
     }
 
     fn process(&mut self, p: &PacketInfo<'_>) -> bool {
+        self.process_ips(p, None)
+    }
+
+    /// `dnstap_ips`: a dnstap message's (query_address, response_address), both recorded in
+    /// the message's direction (pktvisor's dnstap rule).
+    fn process_ips(
+        &mut self,
+        p: &PacketInfo<'_>,
+        dnstap_ips: Option<(Option<IpAddr>, Option<IpAddr>)>,
+    ) -> bool {
         let filtered = self.filter.active() && !self.filter.keep(p, &mut self.geo);
         let deep = self.window.new_event(p.ts, !filtered);
         let groups = self.groups;
@@ -292,11 +302,11 @@ impl NetV2 {
             m.total += 1;
         }
         if deep {
-            let (a, b2) = match p.direction {
+            let (a, b2) = dnstap_ips.unwrap_or(match p.direction {
                 Direction::ToHost => (p.src_ip, None),
                 Direction::FromHost => (p.dst_ip, None),
                 Direction::Unknown => (p.src_ip, p.dst_ip),
-            };
+            });
             for ip in [a, b2].into_iter().flatten() {
                 if groups.has(G_CARDINALITY) {
                     m.ips.insert(&ip);
@@ -332,6 +342,10 @@ impl Processor for NetV2 {
         match ev {
             Event::Packet(p) => self.process(p),
             Event::TcpMessage(m) => self.process(&super::message_packet(m)),
+            Event::Dnstap(d) => self.process_ips(
+                &super::dnstap_packet(d),
+                Some((d.query_address, d.response_address)),
+            ),
             _ => true,
         }
     }

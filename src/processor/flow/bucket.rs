@@ -1,0 +1,391 @@
+//! One bucket of the flow processor: per device, per interface metrics, their merge, and
+//! their walk for the encoders (JSON `devices.<dev>.interfaces.<if>`, Prometheus labels
+//! `device` and `device_interface`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
+
+use super::config::DeviceNames;
+use super::descs::*;
+use super::dualtop::DualTop;
+use super::names::{Endpoint, PortKey, PortNames, dscp_name, ecn_name};
+use crate::enrich::geo::GeoLocation;
+use crate::export::{MetricSink, Scope, TopEntry};
+use crate::processor::snapshot::{Emit, EmitCtx};
+use crate::sketch::Cardinality;
+use crate::window::{Bucket, BucketMetrics};
+
+/// Group indexes (sorted, as pktvisor lists them).
+pub const G_BY_BYTES: usize = 0;
+/// `by_packets`.
+pub const G_BY_PACKETS: usize = 1;
+/// `cardinality`.
+pub const G_CARDINALITY: usize = 2;
+/// `conversations`.
+pub const G_CONVERSATIONS: usize = 3;
+/// `counters`.
+pub const G_COUNTERS: usize = 4;
+/// `top_geo`.
+pub const G_TOP_GEO: usize = 5;
+/// `top_interfaces`.
+pub const G_TOP_INTERFACES: usize = 6;
+/// `top_ips`.
+pub const G_TOP_IPS: usize = 7;
+/// `top_ips_ports`.
+pub const G_TOP_IPS_PORTS: usize = 8;
+/// `top_ports`.
+pub const G_TOP_PORTS: usize = 9;
+/// `top_tos`.
+pub const G_TOP_TOS: usize = 10;
+
+/// What naming needs: port names and the device map (shared by every bucket).
+#[derive(Debug, Default)]
+pub struct Naming {
+    /// Port keys → names.
+    pub ports: PortNames,
+    /// Device and interface names.
+    pub devices: HashMap<IpAddr, DeviceNames>,
+}
+
+/// Top lists of one direction of an interface.
+#[derive(Clone, Debug, Default)]
+pub struct DirTops {
+    pub(super) src_ips: DualTop<Endpoint>,
+    pub(super) dst_ips: DualTop<Endpoint>,
+    pub(super) src_ports: DualTop<PortKey>,
+    pub(super) dst_ports: DualTop<PortKey>,
+    pub(super) src_ip_ports: DualTop<(Endpoint, PortKey)>,
+    pub(super) dst_ip_ports: DualTop<(Endpoint, PortKey)>,
+    pub(super) dscp: DualTop<u8>,
+    pub(super) ecn: DualTop<u8>,
+}
+
+impl DirTops {
+    fn merge(&mut self, o: &Self) {
+        self.src_ips.merge(&o.src_ips);
+        self.dst_ips.merge(&o.dst_ips);
+        self.src_ports.merge(&o.src_ports);
+        self.dst_ports.merge(&o.dst_ports);
+        self.src_ip_ports.merge(&o.src_ip_ports);
+        self.dst_ip_ports.merge(&o.dst_ip_ports);
+        self.dscp.merge(&o.dscp);
+        self.ecn.merge(&o.ecn);
+    }
+}
+
+/// Counter slots of `InterfaceMetrics::counts`.
+pub const C_UDP: usize = 0;
+/// TCP.
+pub const C_TCP: usize = 1;
+/// Other L4.
+pub const C_OTHER: usize = 2;
+/// IPv4.
+pub const C_IPV4: usize = 3;
+/// IPv6.
+pub const C_IPV6: usize = 4;
+/// All.
+pub const C_TOTAL: usize = 5;
+
+/// Metrics of one interface of a device.
+#[derive(Clone, Debug, Default)]
+pub struct InterfaceMetrics {
+    /// `[dir][slot][aggregator]`.
+    pub(super) counts: [[[u64; 2]; 6]; 2],
+    pub(super) card_conversations: Cardinality,
+    pub(super) card_src_ips: Cardinality,
+    pub(super) card_dst_ips: Cardinality,
+    pub(super) card_src_ports: Cardinality,
+    pub(super) card_dst_ports: Cardinality,
+    pub(super) tops: [DirTops; 2],
+    pub(super) geo: DualTop<Arc<GeoLocation>>,
+    pub(super) asn: DualTop<Arc<str>>,
+    pub(super) conversations: DualTop<String>,
+}
+
+impl InterfaceMetrics {
+    fn merge(&mut self, o: &Self) {
+        for (a, b) in self
+            .counts
+            .iter_mut()
+            .flatten()
+            .zip(o.counts.iter().flatten())
+        {
+            a[0] = a[0].saturating_add(b[0]);
+            a[1] = a[1].saturating_add(b[1]);
+        }
+        self.card_conversations.merge(&o.card_conversations);
+        self.card_src_ips.merge(&o.card_src_ips);
+        self.card_dst_ips.merge(&o.card_dst_ips);
+        self.card_src_ports.merge(&o.card_src_ports);
+        self.card_dst_ports.merge(&o.card_dst_ports);
+        self.tops[0].merge(&o.tops[0]);
+        self.tops[1].merge(&o.tops[1]);
+        self.geo.merge(&o.geo);
+        self.asn.merge(&o.asn);
+        self.conversations.merge(&o.conversations);
+    }
+}
+
+/// Metrics of one device.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceMetrics {
+    pub(super) total: u64,
+    pub(super) filtered: u64,
+    /// Top input / output interfaces.
+    pub(super) top_if: [DualTop<u32>; 2],
+    pub(super) interfaces: HashMap<u32, Box<InterfaceMetrics>, FixedState>,
+}
+
+impl DeviceMetrics {
+    fn merge(&mut self, o: &Self) {
+        self.total += o.total;
+        self.filtered += o.filtered;
+        self.top_if[0].merge(&o.top_if[0]);
+        self.top_if[1].merge(&o.top_if[1]);
+        for (k, v) in &o.interfaces {
+            self.interfaces.entry(*k).or_default().merge(v);
+        }
+    }
+
+    /// The metrics of interface `idx`, created on first use.
+    #[inline]
+    pub fn interface(&mut self, idx: u32) -> &mut InterfaceMetrics {
+        self.interfaces.entry(idx).or_default()
+    }
+}
+
+/// One bucket.
+#[derive(Clone, Debug, Default)]
+pub struct FlowBucket {
+    pub(super) naming: Option<Arc<Naming>>,
+    pub(super) devices: HashMap<IpAddr, Box<DeviceMetrics>, FixedState>,
+}
+
+impl FlowBucket {
+    /// The metrics of `device`, created on first use.
+    #[inline]
+    pub fn device(&mut self, device: IpAddr) -> &mut DeviceMetrics {
+        self.devices.entry(device).or_default()
+    }
+}
+
+impl BucketMetrics for FlowBucket {
+    fn merge(&mut self, o: &Self) {
+        if self.naming.is_none() {
+            self.naming.clone_from(&o.naming);
+        }
+        for (k, v) in &o.devices {
+            self.devices.entry(*k).or_default().merge(v);
+        }
+    }
+}
+
+fn entries<K: Ord + std::hash::Hash + Eq + Clone>(
+    t: &DualTop<K>,
+    dim: usize,
+    ctx: &EmitCtx,
+    name: impl Fn(&K) -> String,
+) -> Vec<TopEntry> {
+    t.top(dim, ctx.topn_count, ctx.topn_threshold)
+        .into_iter()
+        .map(|(k, estimate)| TopEntry {
+            name: name(k),
+            estimate,
+            lat_lon: None,
+        })
+        .collect()
+}
+
+impl Emit for FlowBucket {
+    const SCHEMA_KEY: &'static str = "flow";
+
+    fn emit(b: &Bucket<Self>, ctx: &EmitCtx, sink: &mut dyn MetricSink) {
+        let fallback = Naming::default();
+        let naming = b.metrics.naming.as_deref().unwrap_or(&fallback);
+        let mut devices: Vec<(&IpAddr, &DeviceMetrics)> =
+            b.metrics.devices.iter().map(|(k, v)| (k, &**v)).collect();
+        devices.sort_by_key(|(k, _)| **k);
+        let dims: Vec<usize> = [G_BY_BYTES, G_BY_PACKETS]
+            .into_iter()
+            .filter(|g| ctx.on(*g))
+            .collect();
+        for (ip, dev) in devices {
+            let names = naming.devices.get(ip);
+            let dev_id = names.map_or_else(|| ip.to_string(), |n| n.name.clone());
+            let if_name = |idx: u32| {
+                names
+                    .and_then(|n| n.interfaces.get(&idx).cloned())
+                    .unwrap_or_else(|| idx.to_string())
+            };
+            let json = ["devices", dev_id.as_str()];
+            let labels = [("device", dev_id.as_str())];
+            let ds = Scope {
+                json: &json,
+                labels: &labels,
+            };
+            if ctx.on(G_COUNTERS) {
+                sink.counter(&RECORDS_FLOWS, &ds, dev.total);
+                sink.counter(&RECORDS_FILTERED, &ds, dev.filtered);
+            }
+            if ctx.on(G_TOP_INTERFACES) {
+                for &m in &dims {
+                    for (top, descs) in dev.top_if.iter().zip(&TOP_INTERFACES) {
+                        let e = entries(top, m, ctx, |i| if_name(*i));
+                        sink.topn(&descs[m], &ds, "interface", &e);
+                    }
+                }
+            }
+            let mut ifs: Vec<(&u32, &InterfaceMetrics)> =
+                dev.interfaces.iter().map(|(k, v)| (k, &**v)).collect();
+            ifs.sort_by_key(|(k, _)| **k);
+            for (idx, m) in ifs {
+                let ifn = if_name(*idx);
+                let di = format!("{dev_id}|{ifn}");
+                let json = ["devices", dev_id.as_str(), "interfaces", ifn.as_str()];
+                let labels = [
+                    ("device", dev_id.as_str()),
+                    ("device_interface", di.as_str()),
+                ];
+                let s = Scope {
+                    json: &json,
+                    labels: &labels,
+                };
+                emit_interface(m, naming, ctx, &dims, &s, &ds, sink);
+            }
+        }
+    }
+}
+
+fn emit_interface(
+    m: &InterfaceMetrics,
+    naming: &Naming,
+    ctx: &EmitCtx,
+    dims: &[usize],
+    s: &Scope<'_>,
+    ds: &Scope<'_>,
+    sink: &mut dyn MetricSink,
+) {
+    if ctx.on(G_CARDINALITY) {
+        if ctx.on(G_CONVERSATIONS) {
+            // pktvisor's Prometheus quirk: device labels only
+            let conv = Scope {
+                json: s.json,
+                labels: ds.labels,
+            };
+            sink.cardinality(
+                &CARDINALITY[0],
+                &conv,
+                m.card_conversations.estimate_rounded(),
+            );
+        }
+        sink.cardinality(&CARDINALITY[1], s, m.card_src_ips.estimate_rounded());
+        sink.cardinality(&CARDINALITY[2], s, m.card_dst_ips.estimate_rounded());
+        sink.cardinality(&CARDINALITY[3], s, m.card_src_ports.estimate_rounded());
+        sink.cardinality(&CARDINALITY[4], s, m.card_dst_ports.estimate_rounded());
+    }
+    if ctx.on(G_COUNTERS) {
+        for (counts, descs) in m.counts.iter().zip(&COUNTERS) {
+            for &d in dims {
+                for (slot, desc) in descs[d].iter().enumerate() {
+                    sink.counter(desc, s, counts[slot][d]);
+                }
+            }
+        }
+    }
+    let port = |k: &PortKey| naming.ports.name(*k);
+    let ip_port = |k: &(Endpoint, PortKey)| format!("{}:{}", k.0, naming.ports.name(k.1));
+    for (t, dir_descs) in m.tops.iter().zip(&TOPS) {
+        for &d in dims {
+            let descs = &dir_descs[d];
+            if ctx.on(G_TOP_IPS) {
+                sink.topn(
+                    &descs[0],
+                    s,
+                    TOP_LABELS[0],
+                    &entries(&t.src_ips, d, ctx, |e| e.to_string()),
+                );
+                sink.topn(
+                    &descs[1],
+                    s,
+                    TOP_LABELS[1],
+                    &entries(&t.dst_ips, d, ctx, |e| e.to_string()),
+                );
+            }
+            if ctx.on(G_TOP_PORTS) {
+                sink.topn(
+                    &descs[2],
+                    s,
+                    TOP_LABELS[2],
+                    &entries(&t.src_ports, d, ctx, port),
+                );
+                sink.topn(
+                    &descs[3],
+                    s,
+                    TOP_LABELS[3],
+                    &entries(&t.dst_ports, d, ctx, port),
+                );
+            }
+            if ctx.on(G_TOP_IPS_PORTS) {
+                sink.topn(
+                    &descs[4],
+                    s,
+                    TOP_LABELS[4],
+                    &entries(&t.src_ip_ports, d, ctx, ip_port),
+                );
+                sink.topn(
+                    &descs[5],
+                    s,
+                    TOP_LABELS[5],
+                    &entries(&t.dst_ip_ports, d, ctx, ip_port),
+                );
+            }
+            if ctx.on(G_TOP_TOS) {
+                sink.topn(
+                    &descs[6],
+                    s,
+                    TOP_LABELS[6],
+                    &entries(&t.dscp, d, ctx, |c| dscp_name(*c)),
+                );
+                sink.topn(
+                    &descs[7],
+                    s,
+                    TOP_LABELS[7],
+                    &entries(&t.ecn, d, ctx, |c| ecn_name(*c).to_string()),
+                );
+            }
+        }
+    }
+    for &d in dims {
+        if ctx.on(G_TOP_GEO) {
+            let geo: Vec<TopEntry> = m
+                .geo
+                .top(d, ctx.topn_count, ctx.topn_threshold)
+                .into_iter()
+                .map(|(g, estimate)| TopEntry {
+                    name: g.location.clone(),
+                    estimate,
+                    lat_lon: (!g.latitude.is_empty() && !g.longitude.is_empty())
+                        .then(|| (g.latitude.clone(), g.longitude.clone())),
+                })
+                .collect();
+            sink.topn(&TOP_OTHER[d][0], s, "geo_loc", &geo);
+            sink.topn(
+                &TOP_OTHER[d][1],
+                s,
+                "asn",
+                &entries(&m.asn, d, ctx, |a| a.to_string()),
+            );
+        }
+        if ctx.on(G_CONVERSATIONS) {
+            sink.topn(
+                &TOP_OTHER[d][2],
+                s,
+                "conversation",
+                &entries(&m.conversations, d, ctx, |c| c.clone()),
+            );
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The flow processor's deep-sampled work: per-record keys computed once (address
+//! summaries, port keys, distinct-count hashes) and the top-list and cardinality updates,
+//! one kind of table (`Pass`) at a time.
+
+use std::net::IpAddr;
+
+use super::bucket::*;
+use super::names::{self, Endpoint};
+use crate::processor::groups::GroupSet;
+use crate::wire::flow::FlowRecord;
+
+/// Distinct-count hash of a value (consistent across buckets and processors).
+fn card_hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(bytes, 0x666c_6f77_6361_7264)
+}
+
+fn ip_hash(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => card_hash(&a.octets()),
+        IpAddr::V6(a) => card_hash(&a.octets()),
+    }
+}
+
+/// What a record contributes to every interface it touches, computed once per record.
+pub(super) struct Keys {
+    src: Option<(Endpoint, u64)>,
+    dst: Option<(Endpoint, u64)>,
+    sk: names::PortKey,
+    dk: names::PortKey,
+    src_port_hash: u64,
+    dst_port_hash: u64,
+}
+
+impl Keys {
+    pub(super) fn new(
+        r: &FlowRecord,
+        src: Option<Endpoint>,
+        dst: Option<Endpoint>,
+        naming: &Naming,
+    ) -> Keys {
+        Keys {
+            src: src.zip(r.src_ip.map(ip_hash)),
+            dst: dst.zip(r.dst_ip.map(ip_hash)),
+            sk: naming.ports.key(r.src_port, r.protocol),
+            dk: naming.ports.key(r.dst_port, r.protocol),
+            src_port_hash: card_hash(&r.src_port.to_be_bytes()),
+            dst_port_hash: card_hash(&r.dst_port.to_be_bytes()),
+        }
+    }
+}
+
+/// A record's deep work, done after its counters.
+pub(super) struct DeepWork {
+    pub(super) r: FlowRecord,
+    pub(super) w: [u64; 2],
+    pub(super) keys: Keys,
+    pub(super) ifs: [Option<u32>; 2],
+}
+
+/// One kind of deep update (one table or two of a kind).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pass {
+    Ports,
+    PortCardinality,
+    SrcIp,
+    DstIp,
+    SrcIpPort,
+    DstIpPort,
+    Tos,
+    Conversations,
+}
+
+impl Pass {
+    pub(super) const ALL: [Pass; 8] = [
+        Pass::Ports,
+        Pass::PortCardinality,
+        Pass::SrcIp,
+        Pass::DstIp,
+        Pass::SrcIpPort,
+        Pass::DstIpPort,
+        Pass::Tos,
+        Pass::Conversations,
+    ];
+
+    pub(super) fn enabled(self, g: GroupSet) -> bool {
+        match self {
+            Pass::Ports => g.has(G_TOP_PORTS),
+            Pass::PortCardinality => g.has(G_CARDINALITY),
+            Pass::SrcIp | Pass::DstIp => g.has(G_TOP_IPS) || g.has(G_CARDINALITY),
+            Pass::SrcIpPort | Pass::DstIpPort => g.has(G_TOP_IPS_PORTS),
+            Pass::Tos => g.has(G_TOP_TOS),
+            Pass::Conversations => g.has(G_CONVERSATIONS),
+        }
+    }
+}
+
+pub(super) fn deep_pass(
+    pass: Pass,
+    m: &mut InterfaceMetrics,
+    dir: usize,
+    job: &DeepWork,
+    groups: GroupSet,
+    naming: &Naming,
+) {
+    let (r, w, k) = (&job.r, job.w, &job.keys);
+    let card = groups.has(G_CARDINALITY);
+    let t = &mut m.tops[dir];
+    match pass {
+        Pass::Ports => {
+            if r.src_port > 0 {
+                t.src_ports.add(k.sk, w);
+            }
+            if r.dst_port > 0 {
+                t.dst_ports.add(k.dk, w);
+            }
+        }
+        Pass::PortCardinality => {
+            if r.src_port > 0 {
+                m.card_src_ports.insert_hash(k.src_port_hash);
+            }
+            if r.dst_port > 0 {
+                m.card_dst_ports.insert_hash(k.dst_port_hash);
+            }
+        }
+        Pass::SrcIp => {
+            if let Some((e, h)) = &k.src {
+                if card {
+                    m.card_src_ips.insert_hash(*h);
+                }
+                if groups.has(G_TOP_IPS) {
+                    t.src_ips.add_ref(e, w);
+                }
+            }
+        }
+        Pass::DstIp => {
+            if let Some((e, h)) = &k.dst {
+                if card {
+                    m.card_dst_ips.insert_hash(*h);
+                }
+                if groups.has(G_TOP_IPS) {
+                    t.dst_ips.add_ref(e, w);
+                }
+            }
+        }
+        Pass::SrcIpPort => {
+            if let Some((e, _)) = &k.src
+                && r.src_port > 0
+            {
+                t.src_ip_ports.add((e.clone(), k.sk), w);
+            }
+        }
+        Pass::DstIpPort => {
+            if let Some((e, _)) = &k.dst
+                && r.dst_port > 0
+            {
+                t.dst_ip_ports.add((e.clone(), k.dk), w);
+            }
+        }
+        Pass::Tos => {
+            t.dscp.add(r.tos >> 2, w);
+            t.ecn.add(r.tos & 3, w);
+        }
+        Pass::Conversations => {
+            if r.src_port > 0
+                && r.dst_port > 0
+                && let (Some((s, _)), Some((d, _))) = (&k.src, &k.dst)
+            {
+                let a = format!("{s}:{}", naming.ports.name(k.sk));
+                let b = format!("{d}:{}", naming.ports.name(k.dk));
+                let conv = if a > b {
+                    format!("{b}/{a}")
+                } else {
+                    format!("{a}/{b}")
+                };
+                if card {
+                    m.card_conversations.insert(conv.as_str());
+                }
+                m.conversations.add(conv, w);
+            }
+        }
+    }
+}

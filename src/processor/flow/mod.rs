@@ -1,0 +1,381 @@
+//! The flow processor (pktvisor's `flow` handler, JSON key `flow`): per device and
+//! interface, bytes and packets in and out, top talkers, ports, IP:port pairs,
+//! conversations, DSCP/ECN, geo and ASN, with pktvisor's filters, device map and IP
+//! summarization.
+//!
+//! Each record counts on its input interface as `in_*` and on its output interface as
+//! `out_*`. Counters see every record; top lists and cardinalities only deep-sampled
+//! datagrams. Weights: NetFlow/IPFIX records' packets and octets; sFlow samples' one packet
+//! of the sampled length, both multiplied by the sampling rate under `sample_rate_scaling`
+//! (default on; we also scale NetFlow/IPFIX records whose exporter announced a sampling
+//! interval above 1, which pktvisor does not). `fold_dynamic_ports` (ours, off by default)
+//! counts ports 49152–65535 as one `dynamic` port in the port tops.
+
+pub mod bucket;
+pub mod config;
+mod deep;
+mod descs;
+pub mod dualtop;
+pub mod names;
+mod summary;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
+
+use bucket::*;
+use config::{CONFIG_DEFS, EXTRA_KEYS, FlowConfig};
+use deep::{DeepWork, Keys, Pass, deep_pass};
+use names::{Endpoint, PortNames};
+
+use crate::config::value::ConfigMap;
+use crate::enrich::geo::GeoLookup;
+use crate::export::Snapshot;
+use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
+use crate::processor::snapshot::{EmitCtx, snapshot_of};
+use crate::processor::{
+    BuildError, Event, Processor, ProcessorContext, Select, TableStat, time_event,
+};
+use crate::receiver::flow::{FlowDatagram, FlowProtocol};
+use crate::time::Timespec;
+use crate::window::{PeriodError, Window, WindowSettings};
+use crate::wire::flow::FlowRecord;
+
+const fn g(name: &'static str, default_on: bool) -> GroupDef {
+    GroupDef { name, default_on }
+}
+
+/// Metric groups of the flow processor (index = the `G_*` constants).
+pub const GROUPS: [GroupDef; 11] = [
+    g("by_bytes", true),
+    g("by_packets", true),
+    g("cardinality", true),
+    g("conversations", false),
+    g("counters", true),
+    g("top_geo", false),
+    g("top_interfaces", false),
+    g("top_ips", true),
+    g("top_ips_ports", true),
+    g("top_ports", true),
+    g("top_tos", false),
+];
+
+/// Addresses whose summary is remembered (the table is cleared when full).
+const SUMMARY_CACHE: usize = 65_536;
+
+/// The flow processor.
+pub struct Flow {
+    window: Window<FlowBucket>,
+    groups: GroupSet,
+    cfg: FlowConfig,
+    naming: Arc<Naming>,
+    geo: GeoLookup,
+    summaries: HashMap<IpAddr, Endpoint, FixedState>,
+    summary_resets: u64,
+}
+
+impl Flow {
+    /// Builds from a merged handler config.
+    pub fn new(cfg: &ConfigMap, ctx: &ProcessorContext) -> Result<Self, BuildError> {
+        let mut keys = cfg.clone();
+        for k in EXTRA_KEYS {
+            keys.remove(k);
+        }
+        validate_config(&keys, &CONFIG_DEFS).map_err(BuildError::Config)?;
+        let settings =
+            WindowSettings::from_config(cfg).map_err(|e| BuildError::Config(e.to_string()))?;
+        let groups = resolve_groups(&GROUPS, cfg).map_err(BuildError::Config)?;
+        let fc = FlowConfig::from_config(cfg).map_err(BuildError::Config)?;
+        let naming = Arc::new(Naming {
+            ports: PortNames::new(&ctx.services, fc.fold_dynamic_ports),
+            devices: fc.devices.clone(),
+        });
+        Ok(Flow {
+            window: Window::new(settings),
+            groups,
+            cfg: fc,
+            naming,
+            geo: ctx.geo.lookup(ctx.geo_cache_size),
+            summaries: HashMap::with_hasher(FixedState::default()),
+            summary_resets: 0,
+        })
+    }
+
+    fn ctx(&self) -> EmitCtx {
+        EmitCtx::new(self.window.settings(), self.groups, GROUPS.len())
+    }
+
+    /// Applies the record filters; returns the interfaces kept (in, out) or `None` when
+    /// the record is filtered.
+    fn filter(&mut self, dev: IpAddr, r: &FlowRecord) -> Option<(Option<u32>, Option<u32>)> {
+        let c = &self.cfg;
+        if let Some(nets) = &c.only_ips {
+            let hit =
+                |ip: Option<IpAddr>| ip.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)));
+            if !hit(r.src_ip) && !hit(r.dst_ip) {
+                return None;
+            }
+        }
+        if let Some(ports) = &c.only_ports {
+            let (s, d) = (u32::from(r.src_port), u32::from(r.dst_port));
+            if !ports
+                .iter()
+                .any(|&(a, b)| (a..=b).contains(&s) || (a..=b).contains(&d))
+            {
+                return None;
+            }
+        }
+        let (mut i, mut o) = (Some(r.in_if), Some(r.out_if));
+        if let Some(map) = &c.device_interfaces {
+            let allowed = map.get(&dev).map(Vec::as_slice).unwrap_or(&[]);
+            let ok = |x: u32| allowed.iter().any(|&(a, b)| (a..=b).contains(&x));
+            if !ok(r.in_if) {
+                i = None;
+            }
+            if !ok(r.out_if) {
+                o = None;
+            }
+            if i.is_none() && o.is_none() {
+                return None;
+            }
+        }
+        if c.disable_in {
+            i = None;
+        }
+        if c.disable_out {
+            o = None;
+        }
+        if i.is_none() && o.is_none() {
+            return None;
+        }
+        if c.geoloc_notfound && self.geo.city_enabled() {
+            let found = |g: &mut GeoLookup, ip: Option<IpAddr>| {
+                ip.is_some_and(|ip| g.location(ip).location != "Unknown")
+            };
+            if found(&mut self.geo, r.src_ip) && found(&mut self.geo, r.dst_ip) {
+                return None;
+            }
+        }
+        if self.cfg.asn_notfound && self.geo.asn_enabled() {
+            let found = |g: &mut GeoLookup, ip: Option<IpAddr>| {
+                ip.is_some_and(|ip| &*g.asn(ip) != "Unknown")
+            };
+            if found(&mut self.geo, r.src_ip) && found(&mut self.geo, r.dst_ip) {
+                return None;
+            }
+        }
+        Some((i, o))
+    }
+
+    fn process(&mut self, f: &FlowDatagram<'_>) {
+        let dev = f.device;
+        if let Some(map) = &self.cfg.device_interfaces
+            && !map.contains_key(&dev)
+        {
+            self.window.new_event(f.ts, false);
+            if self.groups.has(G_COUNTERS) {
+                let b = self.window.live_mut();
+                b.device(dev).filtered += f.records.len() as u64;
+            }
+            return;
+        }
+        let deep = self.window.new_event(f.ts, true);
+        let groups = self.groups;
+        let sflow = matches!(f.protocol, FlowProtocol::Sflow(_));
+        let scaling = self.cfg.sample_rate_scaling;
+        let mut kept = 0u64;
+        let mut filtered = 0u64;
+        let naming = Arc::clone(&self.naming);
+        {
+            let b = self.window.live_mut();
+            if b.naming.is_none() {
+                b.naming = Some(Arc::clone(&naming));
+            }
+            b.device(dev);
+        }
+        let mut deep_work: Vec<DeepWork> = Vec::new();
+        for r in f.records {
+            let Some((i, o)) = self.filter(dev, r) else {
+                filtered += 1;
+                continue;
+            };
+            kept += 1;
+            let w = weights(r, sflow, scaling, groups);
+            let keys = if deep {
+                let (src, dst) = self.endpoints(r);
+                Some(Keys::new(r, src, dst, &naming))
+            } else {
+                None
+            };
+            let geo = deep && groups.has(G_TOP_GEO);
+            let (src_geo, dst_geo) = if geo {
+                (self.geo_of(r.src_ip), self.geo_of(r.dst_ip))
+            } else {
+                (None, None)
+            };
+            let b = self.window.live_mut();
+            let d = b.device(dev);
+            for (dir, idx) in [(0usize, i), (1usize, o)] {
+                let Some(idx) = idx else { continue };
+                if deep && groups.has(G_TOP_INTERFACES) {
+                    d.top_if[dir].add(idx, w);
+                }
+                let m = d.interface(idx);
+                if groups.has(G_COUNTERS) {
+                    count(m, dir, r, w);
+                }
+                if geo {
+                    for (loc, asn) in [&src_geo, &dst_geo].into_iter().flatten() {
+                        if let Some(l) = loc {
+                            m.geo.add_ref(l, w);
+                        }
+                        if let Some(a) = asn {
+                            m.asn.add_ref(a, w);
+                        }
+                    }
+                }
+            }
+            if let Some(keys) = keys {
+                deep_work.push(DeepWork {
+                    r: *r,
+                    w,
+                    keys,
+                    ifs: [i, o],
+                });
+            }
+        }
+        // Deep updates after the datagram's counters, record by record (measured faster than
+        // going table by table over the datagram).
+        if !deep_work.is_empty() {
+            let d = self.window.live_mut().device(dev);
+            for job in &deep_work {
+                for (dir, idx) in job.ifs.iter().enumerate() {
+                    let Some(idx) = idx else { continue };
+                    let m = d.interface(*idx);
+                    for pass in Pass::ALL {
+                        if pass.enabled(groups) {
+                            deep_pass(pass, m, dir, job, groups, &naming);
+                        }
+                    }
+                }
+            }
+        }
+        if groups.has(G_COUNTERS) {
+            let d = self.window.live_mut().device(dev);
+            d.total += kept;
+            d.filtered += filtered;
+        }
+    }
+
+    /// City and ASN of an address when the databases are loaded.
+    fn geo_of(&mut self, ip: Option<IpAddr>) -> Option<GeoPair> {
+        let ip = ip.filter(|ip| !ip.is_unspecified())?;
+        let loc = self.geo.city_enabled().then(|| self.geo.location(ip));
+        let asn = self.geo.asn_enabled().then(|| self.geo.asn(ip));
+        Some((loc, asn))
+    }
+
+    fn endpoints(&mut self, r: &FlowRecord) -> (Option<Endpoint>, Option<Endpoint>) {
+        let s = r
+            .src_ip
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| self.summarize(ip));
+        let d = r
+            .dst_ip
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| self.summarize(ip));
+        (s, d)
+    }
+
+    fn summarize(&mut self, ip: IpAddr) -> Endpoint {
+        if !self.cfg.summary.active() {
+            return Endpoint::Ip(ip);
+        }
+        if let Some(e) = self.summaries.get(&ip) {
+            return e.clone();
+        }
+        let e = summary::summary_of(ip, &self.cfg.summary, &mut self.geo);
+        if self.summaries.len() >= SUMMARY_CACHE {
+            self.summaries.clear();
+            self.summary_resets += 1;
+        }
+        self.summaries.insert(ip, e.clone());
+        e
+    }
+}
+
+type GeoPair = (
+    Option<Arc<crate::enrich::geo::GeoLocation>>,
+    Option<Arc<str>>,
+);
+
+/// (bytes, packets) of a record, zeroed for a disabled aggregator.
+fn weights(r: &FlowRecord, sflow: bool, scaling: bool, groups: GroupSet) -> [u64; 2] {
+    let (mut bytes, mut packets) = if sflow {
+        (r.bytes, 1u64)
+    } else {
+        (r.bytes, r.packets)
+    };
+    if scaling && (sflow || r.sampling > 1) {
+        let rate = u64::from(r.sampling.max(1));
+        bytes = bytes.saturating_mul(rate);
+        packets = packets.saturating_mul(rate);
+    }
+    [
+        if groups.has(G_BY_BYTES) { bytes } else { 0 },
+        if groups.has(G_BY_PACKETS) { packets } else { 0 },
+    ]
+}
+
+#[inline]
+fn count(m: &mut InterfaceMetrics, dir: usize, r: &FlowRecord, w: [u64; 2]) {
+    let c = &mut m.counts[dir];
+    let l4 = match r.protocol {
+        17 => C_UDP,
+        6 => C_TCP,
+        _ => C_OTHER,
+    };
+    let l3 = if r.ipv6 { C_IPV6 } else { C_IPV4 };
+    for slot in [l4, l3, C_TOTAL] {
+        c[slot][0] = c[slot][0].saturating_add(w[0]);
+        c[slot][1] = c[slot][1].saturating_add(w[1]);
+    }
+}
+
+impl Processor for Flow {
+    fn schema_key(&self) -> &'static str {
+        "flow"
+    }
+
+    fn handle(&mut self, ev: &Event<'_>) -> bool {
+        if time_event(&mut self.window, ev).is_some() {
+            return true;
+        }
+        if let Event::Flow(f) = ev {
+            self.process(f);
+        }
+        true
+    }
+
+    fn tables(&self) -> Vec<TableStat> {
+        vec![TableStat {
+            name: "flow_ip_summaries",
+            len: self.summaries.len(),
+            limit: SUMMARY_CACHE,
+            evicted: self.summary_resets,
+        }]
+    }
+
+    fn finish(&mut self) {
+        self.window.finish();
+    }
+
+    fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
+        snapshot_of(&self.window, sel, now, self.ctx())
+    }
+}
+
+#[cfg(test)]
+mod tests;

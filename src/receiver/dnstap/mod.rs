@@ -1,0 +1,29 @@
+//! The dnstap receiver (pktvisor's `dnstap` input): Frame Streams over unix sockets, TCP
+//! and files, carrying `protobuf:dnstap.Dnstap` messages for the dns and net processors.
+//!
+//! - `proto`: the dnstap protobuf messages (generated from `proto/dnstap.proto`).
+//! - `fstrm`: Frame Streams framing (data and control frames), a tokio-util codec.
+//! - `session`: the receiver's handshake as a sans-I/O state machine.
+//! - `file`: reading `.dnstap` files.
+//! - `listener`: unix/TCP listeners, many senders, bounded hand-over, counters (`stats`).
+//! - `config`: the input's config keys; `filter`: the `only_hosts` input filter.
+//! - `map`: a dnstap message → the event the processors analyse (`DnstapEvent`).
+
+pub mod config;
+pub mod file;
+pub mod filter;
+pub mod fstrm;
+pub mod listener;
+pub mod map;
+pub mod proto;
+pub mod session;
+pub mod stats;
+
+pub use config::{DnstapInput, DnstapSource, TcpSpec};
+pub use file::DnstapFileReader;
+pub use filter::HostFilter;
+pub use listener::{
+    DnstapBatch, DnstapFrame, DnstapListener, ListenAddr, ListenError, ListenerConfig,
+};
+pub use map::{DnstapEvent, MsgFamily, MsgType};
+pub use stats::{Disconnect, ListenerStats, StatsSnapshot};
