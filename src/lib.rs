@@ -10,23 +10,28 @@
 //! ```
 //!
 //! Module map:
+//! - `agent`: pktvisord — layered settings, taps/policies/streams registry, REST API.
 //! - `wire`: zero-copy, panic-free protocol views (Ethernet … BGP, sFlow, NetFlow/IPFIX).
 //! - `decode`: frame → `PacketInfo`, fragment reassembly, TCP stream reassembly.
 //! - `sketch`: mergeable metric values (counter, rate, distribution, top-N, cardinality).
 //! - `window`: 60-second buckets, rotation, merged windows.
 //! - `processor`: the stream handlers (net, pcap, dhcp, bgp, dns, flow, …).
 //! - `enrich`: GeoIP / ASN lookups and IANA service names.
-//! - `export`: the metric visitor and the JSON and Prometheus encoders.
+//! - `export`: the metric visitor and the JSON, Prometheus and OTLP encoders.
+//! - `otlp`: OTLP delivery (config from YAML/env/flags, gRPC and HTTP transports, retry,
+//!   bounded queue, self-telemetry through the OpenTelemetry SDK).
 //! - `config`: pktvisor's config value model, host specs, taps/policies YAML.
 //! - `receiver`: capture files and BPF; dnstap (Frame Streams over sockets and files);
 //!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode).
 //! - `service`: plans, policy pipelines, running inputs.
 //! - `time`: timestamps.
 
+pub mod agent;
 pub mod config;
 pub mod decode;
 pub mod enrich;
 pub mod export;
+pub mod otlp;
 pub mod processor;
 pub mod receiver;
 pub mod service;

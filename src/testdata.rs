@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn in_ci() -> bool {
+/// Whether the tests run under `CI=true` (missing tools and data then fail).
+pub fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
 

@@ -17,7 +17,9 @@ use pktvisor::config::visor::parse_document;
 use pktvisor::enrich::geo::GeoDatabases;
 use pktvisor::enrich::services::ServiceRegistry;
 use pktvisor::export::json;
+use pktvisor::export::otlp::{HandlerReading, OtlpEncoder, ResourceAttrs};
 use pktvisor::export::prometheus::PromWriter;
+use pktvisor::otlp::{LegacyOtelFlags, OtlpConfig, OtlpExporter};
 use pktvisor::processor::{ProcessorContext, Select, TableStat};
 use pktvisor::service::dnstap_run;
 use pktvisor::service::file_run::{PcapFileInput, Progress, RunReport, run_pcap_file};
@@ -73,6 +75,15 @@ struct Args {
     /// Debug logging.
     #[arg(short = 'v')]
     verbose: bool,
+    /// Also push the results to this OTLP endpoint (as OTEL_EXPORTER_OTLP_ENDPOINT; without a
+    /// value, the OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT variable), with the capture's
+    /// timestamps. Protocol, headers, TLS, compression, temporality and histogram shape come
+    /// from the standard OTEL_* variables.
+    #[arg(long, value_name = "ENDPOINT", num_args = 0..=1, default_missing_value = "")]
+    otlp: Option<String>,
+    /// Seconds to keep retrying the OTLP push before giving up (exit 1).
+    #[arg(long = "otlp-retry-secs", default_value_t = 30)]
+    otlp_retry_secs: u64,
 }
 
 /// Progress on stderr: a bar on a terminal, a log line per second otherwise.
@@ -530,6 +541,9 @@ fn run(args: &Args) -> Result<String> {
     };
     report_tables(&tables);
     let now = Timespec::now();
+    if let Some(endpoint) = &args.otlp {
+        push_otlp(args, endpoint, &finished, now)?;
+    }
     match (args.config.is_some(), args.format) {
         (false, Format::Json) => {
             let p = finished.first().ok_or_else(|| anyhow!("no pipeline"))?;
@@ -577,6 +591,91 @@ fn run(args: &Args) -> Result<String> {
             Ok(w.finish())
         }
     }
+}
+
+/// Pushes every handler's buckets (the live one included) once, then waits for delivery.
+fn push_otlp(
+    args: &Args,
+    endpoint: &str,
+    pipelines: &[PolicyPipeline],
+    now: Timespec,
+) -> Result<()> {
+    let env = |k: &str| -> Option<String> {
+        if !endpoint.is_empty() {
+            if k == "OTEL_EXPORTER_OTLP_ENDPOINT" {
+                return Some(endpoint.to_string());
+            }
+            if k == "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" {
+                return None;
+            }
+        }
+        std::env::var(k).ok()
+    };
+    let mut cfg = OtlpConfig::resolve(None, &env, &LegacyOtelFlags::default())?;
+    if !cfg.enabled {
+        bail!("--otlp needs an endpoint (a value or OTEL_EXPORTER_OTLP_ENDPOINT)");
+    }
+    cfg.max_elapsed = std::time::Duration::from_secs(args.otlp_retry_secs);
+    cfg.max_backoff = cfg
+        .max_backoff
+        .min(cfg.max_elapsed.max(std::time::Duration::from_secs(1)));
+    let resource = ResourceAttrs::detect(&env, &cfg.resource_attributes);
+    let mut encoder = OtlpEncoder::new(cfg.encode.clone(), resource.to_proto());
+    let mut readings = Vec::new();
+    for p in pipelines {
+        for h in &p.handlers {
+            readings.push(HandlerReading::from_processor(
+                &p.policy,
+                &p.tap,
+                &h.name,
+                h.processor.as_ref(),
+                now,
+            ));
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let Some(batch) = encoder.encode(readings, true) else {
+        tracing::info!("OTLP: nothing to push");
+        return Ok(());
+    };
+    let points = batch.data_points;
+    tracing::info!(
+        "OTLP: encoded {points} data points ({} bytes) in {:.3} ms",
+        prost::Message::encoded_len(&batch.request),
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the OTLP runtime")?;
+    let deadline = cfg.max_elapsed + cfg.timeout;
+    let stats = rt.block_on(async {
+        let handle = OtlpExporter::start(&cfg)?;
+        handle.submit(batch);
+        Ok::<_, anyhow::Error>(handle.shutdown(deadline).await)
+    })?;
+    if stats.points_sent + stats.points_rejected < points {
+        bail!(
+            "OTLP push to {} failed: {} of {points} data points not delivered ({})",
+            cfg.endpoint,
+            points - stats.points_sent - stats.points_rejected,
+            stats.last_error.unwrap_or_else(|| "no answer".into())
+        );
+    }
+    if stats.points_rejected > 0 {
+        tracing::warn!(
+            "OTLP: the receiver rejected {} of {points} data points",
+            stats.points_rejected
+        );
+    }
+    tracing::info!(
+        "OTLP: pushed {} data points to {} ({})",
+        stats.points_sent,
+        cfg.endpoint,
+        cfg.describe()
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {

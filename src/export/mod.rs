@@ -2,7 +2,7 @@
 //! built on it.
 //!
 //! A processor's snapshot walks its metrics once through `MetricSink`; the JSON encoder
-//! (`json`), the Prometheus text encoder (`prometheus`) and later the OTLP encoder are sinks,
+//! (`json`), the Prometheus text encoder (`prometheus`) and the OTLP encoder (`otlp`) are sinks,
 //! so one walk drives every output and the emission order is the same everywhere. A
 //! metric is named by a static `Desc` (Prometheus family = `schema` + `_` + path joined by
 //! `_`; JSON path = the path below the handler's key) and placed by a `Scope` (extra JSON
@@ -10,6 +10,7 @@
 
 pub mod json;
 pub mod numfmt;
+pub mod otlp;
 pub mod prometheus;
 
 use std::any::Any;

@@ -10,6 +10,7 @@ pub mod dhcp;
 pub mod dns;
 pub mod flow;
 pub mod groups;
+pub mod input_resources;
 pub mod net;
 pub mod pcap_stats;
 pub mod snapshot;
@@ -199,6 +200,7 @@ pub const AVAILABLE: &[(&str, &str)] = &[
     ("dhcp", "1.0"),
     ("bgp", "1.0"),
     ("flow", "1.0"),
+    ("input_resources", "1.0"),
 ];
 
 /// Builds a processor of `handler_type` and `version` from its merged config.
@@ -217,6 +219,7 @@ pub fn build(
         ("dhcp", "1.0") => Ok(Box::new(dhcp::Dhcp::new(cfg)?)),
         ("bgp", "1.0") => Ok(Box::new(bgp::Bgp::new(cfg)?)),
         ("flow", "1.0") => Ok(Box::new(flow::Flow::new(cfg, ctx)?)),
+        ("input_resources", "1.0") => Ok(Box::new(input_resources::InputResources::new(cfg)?)),
         _ => Err(BuildError::Unavailable(
             handler_type.to_string(),
             version.to_string(),

@@ -171,6 +171,8 @@ impl std::fmt::Debug for LiveCapture {
 
 /// Frames per batch before it is handed on.
 const BATCH_FRAMES: usize = 2048;
+/// Longest wait for frames before the capture loop checks for a stop request.
+const POLL_MS: i32 = 100;
 /// Bytes per batch before it is handed on.
 const BATCH_BYTES: usize = 1 << 20;
 
@@ -186,6 +188,11 @@ impl LiveCapture {
             .buffer_size(cfg.buffer_size)
             .timeout(10)
             .open()
+            .map_err(|e| LiveError::Open(e.to_string()))?
+            // Non-blocking reads plus our own poll: libpcap's timeout does not fire on
+            // TPACKET_V3 until a frame arrives, which would hold a partial batch (and stop)
+            // on a quiet interface.
+            .setnonblock()
             .map_err(|e| LiveError::Open(e.to_string()))?;
         if let Some(bpf) = cfg.bpf.as_deref().filter(|b| !b.trim().is_empty()) {
             cap.filter(bpf, true)
@@ -199,7 +206,8 @@ impl LiveCapture {
         })
     }
 
-    /// Reads frames into `batch` until it is full or no frame came for the read timeout.
+    /// Reads frames into `batch` until it is full or none is waiting; with nothing waiting
+    /// and an empty batch, waits up to `POLL_MS` for the capture to become readable.
     pub fn fill(&mut self, batch: &mut Batch) -> Result<(), LiveError> {
         while batch.len() < BATCH_FRAMES && batch.bytes() < BATCH_BYTES {
             match self.cap.next_packet() {
@@ -210,11 +218,28 @@ impl LiveCapture {
                     );
                     batch.push(ts, self.linktype, p.data, p.header.len);
                 }
-                Err(pcap::Error::TimeoutExpired) => return Ok(()),
+                Err(pcap::Error::TimeoutExpired) => {
+                    if batch.is_empty() {
+                        self.wait_readable();
+                    }
+                    return Ok(());
+                }
                 Err(e) => return Err(LiveError::Read(e.to_string())),
             }
         }
         Ok(())
+    }
+
+    /// Waits until the capture has frames or `POLL_MS` pass.
+    fn wait_readable(&self) {
+        use std::os::fd::AsRawFd;
+        let mut fds = libc::pollfd {
+            fd: self.cap.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut fds, 1, POLL_MS) };
     }
 
     /// The kernel's cumulative counters.

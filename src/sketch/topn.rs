@@ -83,8 +83,8 @@ impl<K: Eq + Hash + Clone> TopN<K> {
     #[inline]
     pub fn update_ref<Q>(&mut self, item: &Q, weight: u64)
     where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        K: Borrow<Q> + From<Q::Owned>,
+        Q: Hash + Eq + ToOwned + ?Sized,
     {
         if weight == 0 {
             return;
@@ -93,7 +93,7 @@ impl<K: Eq + Hash + Clone> TopN<K> {
             *w = w.saturating_add(weight);
             return;
         }
-        self.map.insert(item.to_owned(), weight);
+        self.map.insert(K::from(item.to_owned()), weight);
         self.purge_if_full();
     }
 

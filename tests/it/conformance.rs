@@ -50,7 +50,7 @@ fn case(id: &str) -> Option<&'static Value> {
 }
 
 /// Cases that belong to later issues, with the issue that covers them.
-const DEFERRED: &[(&str, &str)] = &[("resources-", "input_resources handler (issue 4)")];
+const DEFERRED: &[(&str, &str)] = &[];
 
 /// Assertions where this project deliberately differs from pktvisor: (case, path, what we
 /// give instead, why).
@@ -129,6 +129,8 @@ const IN_SCOPE: &[&str] = &[
     "dhcp-v4-flow",
     "dhcp-backends-prom-otel",
     "dhcp-json-schema",
+    "resources-pcap",
+    "resources-backends-prom-otel",
     "bgp-parse",
     "bgp-backends-prom-otel",
     "bgp-json-schema",
@@ -333,11 +335,32 @@ fn run_handler_case(id: &str) {
             let mut w = PromWriter::new(None);
             w.write_snapshot(snap.as_ref(), &[]);
             let text = w.finish();
-            let needle = want.as_str().expect("needle");
-            assert!(
-                text.contains(needle),
-                "{id}: prometheus text lacks {needle:?}:\n{text}"
-            );
+            if op == "non_empty" {
+                assert!(!text.is_empty(), "{id}: empty prometheus text");
+            } else {
+                let needle = want.as_str().expect("needle");
+                assert!(
+                    text.contains(needle),
+                    "{id}: prometheus text lacks {needle:?}:\n{text}"
+                );
+            }
+        } else if let Some(line) = path.strip_prefix("prometheus_text:line") {
+            let mut w = PromWriter::new(None);
+            w.write_snapshot(snap.as_ref(), &[("policy", "default")]);
+            let text = w.finish();
+            let n: usize = line.parse().expect("line number");
+            let got = text.lines().nth(n - 1).map(|l| Value::from(l.to_string()));
+            check_value(id, path, op, got.as_ref(), want);
+        } else if path == "otel:scope.metrics_size" {
+            // One OTLP metric per family: count the families the snapshot emits.
+            let mut w = PromWriter::new(None);
+            w.write_snapshot(snap.as_ref(), &[]);
+            let families = w
+                .finish()
+                .lines()
+                .filter(|l| l.starts_with("# TYPE "))
+                .count();
+            check_value(id, path, op, Some(&Value::from(families)), want);
         } else if let Some(family) = path.strip_prefix("otel:") {
             let mut sums = FamilySums::default();
             snap.visit(&mut sums);
@@ -850,6 +873,8 @@ cases!(run_handler_case:
     dhcp_v4_flow => "dhcp-v4-flow",
     dhcp_backends_prom_otel => "dhcp-backends-prom-otel",
     dhcp_json_schema => "dhcp-json-schema",
+    resources_pcap => "resources-pcap",
+    resources_backends_prom_otel => "resources-backends-prom-otel",
     bgp_parse => "bgp-parse",
     bgp_backends_prom_otel => "bgp-backends-prom-otel",
     bgp_json_schema => "bgp-json-schema",

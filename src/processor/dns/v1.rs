@@ -17,6 +17,7 @@
 //! counters do not depend on deep sampling.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::config::{DnsOptions, V1_CONFIG_DEFS};
 use super::qname::{aggregate, public_suffix_size};
@@ -96,20 +97,20 @@ pub struct DnsV1Bucket {
     xact_in_us: Distribution,
     xact_out_us: Distribution,
     xact_ratio: Distribution,
-    slow_in: TopN<String>,
-    slow_out: TopN<String>,
+    slow_in: TopN<Arc<str>>,
+    slow_out: TopN<Arc<str>>,
     top_ports: TopN<u16>,
     top_geo_ecs: TopN<GeoLocation>,
-    top_asn_ecs: TopN<String>,
-    top_query_ecs: TopN<String>,
-    top_qname2: TopN<String>,
-    top_qname3: TopN<String>,
-    top_nxdomain: TopN<String>,
-    top_refused: TopN<String>,
-    top_srvfail: TopN<String>,
-    top_nodata: TopN<String>,
-    top_resp_bytes: TopN<String>,
-    top_noerror: TopN<String>,
+    top_asn_ecs: TopN<Arc<str>>,
+    top_query_ecs: TopN<Arc<str>>,
+    top_qname2: TopN<Arc<str>>,
+    top_qname3: TopN<Arc<str>>,
+    top_nxdomain: TopN<Arc<str>>,
+    top_refused: TopN<Arc<str>>,
+    top_srvfail: TopN<Arc<str>>,
+    top_nodata: TopN<Arc<str>>,
+    top_resp_bytes: TopN<Arc<str>>,
+    top_noerror: TopN<Arc<str>>,
     top_rcode: TopN<u16>,
     top_qtype: TopN<u16>,
 }
@@ -736,7 +737,7 @@ impl DnsV1 {
             if groups.has(G_COUNTERS) {
                 b.query_ecs += 1;
             }
-            b.top_query_ecs.update(ecs.to_string());
+            b.top_query_ecs.update(ecs.to_string().into());
             ecs_geo(ecs, &mut self.geo, &mut b.top_geo_ecs, &mut b.top_asn_ecs);
         }
     }
@@ -784,7 +785,7 @@ impl DnsV1 {
                 && us >= threshold
                 && let Some(name) = qname_original(&pkt.msg)
             {
-                slow.update(name);
+                slow.update(name.into());
             }
             if query_size > 0 {
                 b.xact_ratio.record(pkt.size as f64 / f64::from(query_size));
@@ -802,7 +803,7 @@ pub(super) fn ecs_geo(
     ip: IpAddr,
     geo: &mut GeoLookup,
     locs: &mut TopN<GeoLocation>,
-    asns: &mut TopN<String>,
+    asns: &mut TopN<Arc<str>>,
 ) {
     if geo.city_enabled() {
         let l = geo.location(ip);

@@ -15,6 +15,7 @@
 //! quirk), transports include DNSCrypt and DoQ, `dnstap_msg_type` keeps one family.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::config::{DnsOptions, V2_CONFIG_DEFS};
 use super::qname::{aggregate, public_suffix_size};
@@ -99,21 +100,21 @@ pub struct DirectionMetrics {
     qnames: Cardinality,
     top_ports: TopN<u16>,
     top_geo_ecs: TopN<GeoLocation>,
-    top_asn_ecs: TopN<String>,
-    top_ecs: TopN<String>,
-    top_nxdomain: TopN<String>,
-    top_refused: TopN<String>,
-    top_srvfail: TopN<String>,
-    top_noerror: TopN<String>,
-    top_nodata: TopN<String>,
+    top_asn_ecs: TopN<Arc<str>>,
+    top_ecs: TopN<Arc<str>>,
+    top_nxdomain: TopN<Arc<str>>,
+    top_refused: TopN<Arc<str>>,
+    top_srvfail: TopN<Arc<str>>,
+    top_noerror: TopN<Arc<str>>,
+    top_nodata: TopN<Arc<str>>,
     top_rcode: TopN<u16>,
-    top_qname2: TopN<String>,
-    top_qname3: TopN<String>,
-    top_resp_bytes: TopN<String>,
+    top_qname2: TopN<Arc<str>>,
+    top_qname3: TopN<Arc<str>>,
+    top_resp_bytes: TopN<Arc<str>>,
     ratio: Distribution,
     top_qtype: TopN<u16>,
     xact_us: Distribution,
-    top_slow: TopN<String>,
+    top_slow: TopN<Arc<str>>,
 }
 
 impl DirectionMetrics {
@@ -794,7 +795,7 @@ impl DnsV2 {
             if groups.has(G_COUNTERS) {
                 d.ecs += 1;
             }
-            d.top_ecs.update(ecs.to_string());
+            d.top_ecs.update(ecs.to_string().into());
             ecs_geo(ecs, &mut self.geo, &mut d.top_geo_ecs, &mut d.top_asn_ecs);
         }
         if groups.has(G_TOP_PORTS) {
@@ -809,7 +810,7 @@ impl DnsV2 {
                 && us >= slow
                 && let Some(name) = qname_original(&m)
             {
-                d.top_slow.update(name);
+                d.top_slow.update(name.into());
             }
         }
         let Some(t) = qtype else {

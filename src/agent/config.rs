@@ -1,0 +1,538 @@
+//! Agent settings, layered: built-in defaults < `visor.config` of each `--config` YAML file
+//! (later files win) < `PKTVISOR_*` environment < command-line flags; plus the taps,
+//! policies and global handler config those files define (later files win per name).
+//!
+//! Validation reports every problem at once, each with its path
+//! (`visor.config.port: …`, `visor.policies.edge: …`); a bad configuration never
+//! half-starts the agent.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use figment::value::{Dict, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_norway::Value as Yaml;
+
+use crate::config::value::{ConfigValue, yaml_scalar_text};
+use crate::config::visor::{self, PolicyDef, TapDef, VisorDocument};
+
+/// Settings of pktvisord (pktvisor's `visor.config` keys and command-line options).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentSettings {
+    /// Debug logging.
+    pub verbose: bool,
+    /// Fork into the background.
+    pub daemon: bool,
+    /// Log to syslog.
+    pub syslog: bool,
+    /// Accepted and ignored (pktvisor's usage tracking).
+    pub no_track: bool,
+    /// Accepted and ignored (Prometheus is always on).
+    pub prometheus: bool,
+    /// Log to this file.
+    pub log_file: Option<PathBuf>,
+    /// Static Prometheus `instance` label.
+    pub prom_instance: Option<String>,
+    /// GeoIP City database.
+    pub geo_city: Option<PathBuf>,
+    /// City database used when `geo_city` is not set.
+    pub default_geo_city: Option<PathBuf>,
+    /// GeoIP ASN/ISP database.
+    pub geo_asn: Option<PathBuf>,
+    /// ASN database used when `geo_asn` is not set.
+    pub default_geo_asn: Option<PathBuf>,
+    /// LRU entries per geo database (0 disables).
+    pub geo_cache_size: u64,
+    /// Default deep sample rate for policies without `window_config`.
+    pub max_deep_sample: u64,
+    /// Default number of periods for policies without `window_config`.
+    pub periods: u64,
+    /// Serve HTTPS.
+    pub tls: bool,
+    /// Register the admin (POST/PUT/DELETE) routes.
+    pub admin_api: bool,
+    /// HTTP port.
+    pub port: u16,
+    /// HTTP bind host.
+    pub host: String,
+    /// TLS certificate (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// pktvisor's OTLP/HTTP push (`--otel`).
+    pub otel: bool,
+    /// OTLP over TLS.
+    pub otel_tls: bool,
+    /// OTLP host.
+    pub otel_host: String,
+    /// OTLP path.
+    pub otel_path: String,
+    /// OTLP port.
+    pub otel_port: u16,
+    /// OTLP push interval in seconds.
+    pub otel_interval: u64,
+    /// OTLP client certificate.
+    pub otel_tls_cert: Option<PathBuf>,
+    /// OTLP client key.
+    pub otel_tls_key: Option<PathBuf>,
+    /// Print the built-in modules and exit.
+    pub module_list: bool,
+    /// Deprecated, ignored.
+    pub module_dir: Option<String>,
+    /// IANA service-name CSV.
+    pub iana_service_port_registry: Option<PathBuf>,
+    /// CSV used when `iana_service_port_registry` is not set.
+    pub default_service_registry: Option<PathBuf>,
+    /// The OTLP push (`visor.config.otlp`, see the README's OpenTelemetry section).
+    pub otlp: Option<serde_json::Value>,
+    /// Accepted and ignored (pktvisor's crash reporting).
+    pub cp_disable: bool,
+    /// Accepted and ignored.
+    pub cp_token: Option<String>,
+    /// Accepted and ignored.
+    pub cp_url: Option<String>,
+    /// Accepted and ignored.
+    pub cp_custom: Option<String>,
+    /// Accepted and ignored.
+    pub cp_path: Option<String>,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        AgentSettings {
+            verbose: false,
+            daemon: false,
+            syslog: false,
+            no_track: false,
+            prometheus: false,
+            log_file: None,
+            prom_instance: None,
+            geo_city: None,
+            default_geo_city: None,
+            geo_asn: None,
+            default_geo_asn: None,
+            geo_cache_size: 10_000,
+            max_deep_sample: 100,
+            periods: 5,
+            tls: false,
+            admin_api: false,
+            port: 10853,
+            host: "localhost".into(),
+            tls_cert: None,
+            tls_key: None,
+            otel: false,
+            otel_tls: false,
+            otel_host: "localhost".into(),
+            otel_path: "/v1/metrics".into(),
+            otel_port: 4318,
+            otel_interval: 60,
+            otel_tls_cert: None,
+            otel_tls_key: None,
+            module_list: false,
+            module_dir: None,
+            iana_service_port_registry: None,
+            default_service_registry: None,
+            otlp: None,
+            cp_disable: false,
+            cp_token: None,
+            cp_url: None,
+            cp_custom: None,
+            cp_path: None,
+        }
+    }
+}
+
+impl AgentSettings {
+    /// The City database to open (`geo_city`, else `default_geo_city`).
+    pub fn city_db(&self) -> Option<&Path> {
+        self.geo_city
+            .as_deref()
+            .or(self.default_geo_city.as_deref())
+    }
+
+    /// The ASN database to open.
+    pub fn asn_db(&self) -> Option<&Path> {
+        self.geo_asn.as_deref().or(self.default_geo_asn.as_deref())
+    }
+
+    /// The IANA registry to load.
+    pub fn service_registry(&self) -> Option<&Path> {
+        self.iana_service_port_registry
+            .as_deref()
+            .or(self.default_service_registry.as_deref())
+    }
+
+    /// Cross-field checks, every problem at once.
+    fn validate(&self, errors: &mut Vec<String>) {
+        if self.tls && (self.tls_cert.is_none() || self.tls_key.is_none()) {
+            errors.push("you must specify --tls-key and --tls-cert to use --tls".into());
+        }
+        if self.otel_tls && (self.otel_tls_cert.is_none() || self.otel_tls_key.is_none()) {
+            errors.push(
+                "you must specify --otel-tls-key and --otel-tls-cert to use --otel-tls".into(),
+            );
+        }
+        if !(1..=10).contains(&self.periods) {
+            errors.push(format!(
+                "visor.config.periods: {} is outside 1-10",
+                self.periods
+            ));
+        }
+        if !(1..=100).contains(&self.max_deep_sample) {
+            errors.push(format!(
+                "visor.config.max_deep_sample: {} is outside 1-100",
+                self.max_deep_sample
+            ));
+        }
+    }
+}
+
+/// Everything the configuration files define besides the settings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Definitions {
+    /// Taps by name (later files win).
+    pub taps: Vec<TapDef>,
+    /// Global handler config by handler type.
+    pub global_handler_config: Vec<(String, crate::config::value::ConfigMap)>,
+    /// Policies by name (later files win).
+    pub policies: Vec<PolicyDef>,
+}
+
+impl Definitions {
+    /// As one visor document (what the planner takes).
+    pub fn document(&self) -> VisorDocument {
+        VisorDocument {
+            taps: self.taps.clone(),
+            global_handler_config: self.global_handler_config.clone(),
+            policies: self.policies.clone(),
+            config: None,
+        }
+    }
+
+    fn absorb(&mut self, doc: VisorDocument) {
+        for t in doc.taps {
+            self.taps.retain(|x| x.name != t.name);
+            self.taps.push(t);
+        }
+        for (k, v) in doc.global_handler_config {
+            self.global_handler_config.retain(|(x, _)| *x != k);
+            self.global_handler_config.push((k, v));
+        }
+        for p in doc.policies {
+            self.policies.retain(|x| x.name != p.name);
+            self.policies.push(p);
+        }
+    }
+}
+
+/// The loaded configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentConfig {
+    /// Resolved settings.
+    pub settings: AgentSettings,
+    /// Taps, policies and global handler config of the files.
+    pub definitions: Definitions,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+}
+
+/// A configuration that could not be loaded: every problem found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct ConfigErrors(pub Vec<String>);
+
+/// A YAML scalar typed with pktvisor's rules, as a figment value.
+fn figment_value(v: &Yaml) -> Option<Value> {
+    match v {
+        Yaml::Mapping(m) => {
+            let mut d = Dict::new();
+            for (k, v) in m {
+                if let (Some(k), Some(v)) = (yaml_scalar_text(k), figment_value(v)) {
+                    d.insert(k, v);
+                }
+            }
+            Some(Value::from(d))
+        }
+        Yaml::Sequence(s) => Some(Value::from(
+            s.iter().filter_map(figment_value).collect::<Vec<_>>(),
+        )),
+        Yaml::Null => None,
+        other => {
+            let text = yaml_scalar_text(other)?;
+            Some(match ConfigValue::from_scalar_text(&text) {
+                ConfigValue::U64(n) => Value::from(n),
+                ConfigValue::Bool(b) => Value::from(b),
+                _ => Value::from(text),
+            })
+        }
+    }
+}
+
+/// Reads one config file: its `visor.config` as a figment dict, and its definitions.
+fn read_file(path: &Path, errors: &mut Vec<String>) -> Option<(Dict, VisorDocument)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("{}: {e}", path.display()));
+            return None;
+        }
+    };
+    let yaml: Yaml = match serde_norway::from_str(&text) {
+        Ok(y) => y,
+        Err(e) => {
+            errors.push(format!(
+                "invalid schema in config file: {}: {e}",
+                path.display()
+            ));
+            return None;
+        }
+    };
+    if let Err(e) = visor::visor_root(&yaml) {
+        let what = if e.0 == "unsupported version" {
+            "unsupported version in config file"
+        } else {
+            "invalid schema in config file"
+        };
+        errors.push(format!("{what}: {}", path.display()));
+        return None;
+    }
+    let doc = match visor::parse_document(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            errors.push(format!("{}: {e}", path.display()));
+            return None;
+        }
+    };
+    let mut settings = Dict::new();
+    if let Some(cfg) = &doc.config {
+        for (k, v) in cfg {
+            if let (Some(k), Some(v)) = (yaml_scalar_text(k), figment_value(v)) {
+                settings.insert(k, v);
+            }
+        }
+    }
+    Some((settings, doc))
+}
+
+/// Loads the configuration: defaults, then each file, then the environment
+/// (`PKTVISOR_<KEY>`), then `flags` (only the options given on the command line).
+pub fn load(files: &[PathBuf], flags: &Dict) -> Result<AgentConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut figment = Figment::from(Serialized::defaults(AgentSettings::default()));
+    let mut definitions = Definitions::default();
+    for path in files {
+        if let Some((settings, doc)) = read_file(path, &mut errors) {
+            let mut profile = Map::new();
+            profile.insert(figment::Profile::Default, settings);
+            figment = figment.merge(FileSettings {
+                path: path.clone(),
+                data: profile,
+            });
+            definitions.absorb(doc);
+        }
+    }
+    figment = figment
+        .merge(Env::prefixed("PKTVISOR_").ignore(&["log"]))
+        .merge(Serialized::defaults(flags.clone()));
+    let settings = extract_all(&figment, &mut errors);
+    if let Some(s) = &settings {
+        s.validate(&mut errors);
+    }
+    match settings {
+        Some(settings) if errors.is_empty() => Ok(AgentConfig {
+            settings,
+            definitions,
+            files: files.to_vec(),
+        }),
+        _ => Err(ConfigErrors(errors)),
+    }
+}
+
+/// Extracts the settings, reporting every bad key: serde stops at the first error, so
+/// the offending key is dropped and extraction repeated until the rest is clean.
+fn extract_all(figment: &Figment, errors: &mut Vec<String>) -> Option<AgentSettings> {
+    use figment::Provider;
+    let mut current = figment.clone();
+    let mut data: Option<Dict> = None;
+    for _ in 0..64 {
+        match current.extract::<AgentSettings>() {
+            Ok(s) => return Some(s),
+            Err(e) => {
+                let mut removed = false;
+                for err in e {
+                    let path = if err.path.is_empty() {
+                        "visor.config".to_string()
+                    } else {
+                        format!("visor.config.{}", err.path.join("."))
+                    };
+                    let source = err
+                        .metadata
+                        .as_ref()
+                        .map(|m| format!(" (from {})", m.name))
+                        .unwrap_or_default();
+                    let key = err.path.first().cloned().or_else(|| match &err.kind {
+                        figment::error::Kind::UnknownField(k, _) => Some(k.clone()),
+                        _ => None,
+                    });
+                    errors.push(format!("{path}: {}{source}", err.kind));
+                    let dict = data.get_or_insert_with(|| {
+                        current
+                            .data()
+                            .ok()
+                            .and_then(|mut m| m.remove(&figment::Profile::Default))
+                            .unwrap_or_default()
+                    });
+                    if let Some(k) = key {
+                        removed |= dict.remove(&k).is_some();
+                    }
+                }
+                if !removed {
+                    return None;
+                }
+                current = Figment::from(Serialized::defaults(data.clone().unwrap_or_default()));
+            }
+        }
+    }
+    None
+}
+
+/// A file's `visor.config` as a figment provider (named after the file in errors).
+struct FileSettings {
+    path: PathBuf,
+    data: Map<figment::Profile, Dict>,
+}
+
+impl figment::Provider for FileSettings {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(format!("config file {}", self.path.display()))
+    }
+
+    fn data(&self) -> Result<Map<figment::Profile, Dict>, figment::Error> {
+        Ok(self.data.clone())
+    }
+}
+
+/// Flag values as a figment dict (only options that were given).
+#[derive(Default)]
+pub struct Flags(pub Dict);
+
+impl Flags {
+    /// Sets a flag.
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.0.insert(key.to_string(), value.into());
+    }
+
+    /// Sets a flag when `value` is given.
+    pub fn opt<T: Into<Value>>(&mut self, key: &str, value: Option<T>) {
+        if let Some(v) = value {
+            self.set(key, v);
+        }
+    }
+
+    /// Sets a boolean flag only when it is on (booleans are OR-ed with the files).
+    pub fn on(&mut self, key: &str, value: bool) {
+        if value {
+            self.set(key, true);
+        }
+    }
+}
+
+/// A description of every setting's source order, for `--help`.
+pub fn layering_help() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("1", "built-in defaults"),
+        ("2", "visor.config of each --config file (later files win)"),
+        (
+            "3",
+            "PKTVISOR_<KEY> environment variables (e.g. PKTVISOR_PORT)",
+        ),
+        ("4", "command-line flags"),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("pktvisor-cfg-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    #[test]
+    fn layers_files_then_flags() {
+        let a = write(
+            "a.yaml",
+            "visor:\n  config:\n    port: \"8080\"\n    admin_api: true\n    periods: 3\n  taps:\n    t: {input_type: pcap, config: {iface: lo}}\n",
+        );
+        let b = write(
+            "b.yaml",
+            "visor:\n  config:\n    periods: 4\n  taps:\n    t: {input_type: pcap, config: {iface: eth9}}\n",
+        );
+        let mut flags = Flags::default();
+        flags.set("periods", 2u64);
+        let cfg = load(&[a.clone(), b.clone()], &flags.0).unwrap();
+        assert_eq!(cfg.settings.port, 8080);
+        assert!(cfg.settings.admin_api);
+        assert_eq!(cfg.settings.periods, 2, "flags win");
+        assert_eq!(cfg.definitions.taps.len(), 1);
+        assert_eq!(
+            cfg.definitions.taps[0].config.get_str("iface"),
+            Ok(Some("eth9")),
+            "later files win"
+        );
+        let cfg = load(&[a.clone(), b.clone()], &Dict::new()).unwrap();
+        assert_eq!(cfg.settings.periods, 4);
+        let _ = std::fs::remove_file(a);
+        let _ = std::fs::remove_file(b);
+    }
+
+    #[test]
+    fn reports_every_error_with_its_path() {
+        let a = write(
+            "bad.yaml",
+            "visor:\n  config:\n    port: nope\n    periods: 30\n    bogus_key: 1\n",
+        );
+        let err = load(std::slice::from_ref(&a), &Dict::new()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("visor.config.port"), "{text}");
+        assert!(text.contains("bogus_key"), "{text}");
+        assert!(
+            text.contains("visor.config.periods: 30 is outside 1-10"),
+            "{text}"
+        );
+        let mut flags = Flags::default();
+        flags.on("tls", true);
+        let err = load(&[], &flags.0).unwrap_err();
+        assert_eq!(
+            err.0,
+            vec!["you must specify --tls-key and --tls-cert to use --tls".to_string()]
+        );
+        let _ = std::fs::remove_file(a);
+    }
+
+    #[test]
+    fn bad_files_use_pktvisor_texts() {
+        let a = write("list.yaml", "- a\n");
+        let err = load(std::slice::from_ref(&a), &Dict::new()).unwrap_err();
+        assert_eq!(
+            err.0,
+            vec![format!("invalid schema in config file: {}", a.display())]
+        );
+        let b = write("ver.yaml", "version: \"3\"\nvisor: {}\n");
+        let err = load(std::slice::from_ref(&b), &Dict::new()).unwrap_err();
+        assert_eq!(
+            err.0,
+            vec![format!(
+                "unsupported version in config file: {}",
+                b.display()
+            )]
+        );
+        let _ = std::fs::remove_file(a);
+        let _ = std::fs::remove_file(b);
+    }
+}
