@@ -50,9 +50,10 @@ def setup():
         ns("ip", "link", "set", d, "up")
 
 
-def replay(cap):
+def replay(cap, loops=1):
     """tcpreplay -K --topspeed; returns (packets sent, seconds)."""
-    out = ns("tcpreplay", "-K", "--topspeed", "-i", "veth0", cap, capture_output=True, text=True)
+    out = ns("tcpreplay", "-K", "--topspeed", "-l", str(loops), "-i", "veth0", cap,
+             capture_output=True, text=True)
     sent = int(re.search(r"Actual: (\d+) packets", out.stdout).group(1))
     secs = float(re.search(r"packets \(\d+ bytes\) sent in ([\d.]+) seconds", out.stdout).group(1))
     return sent, secs
@@ -77,11 +78,18 @@ def get(port, path):
     return out.stdout
 
 
-def agent_run(cap, binary, port, otlp):
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agent_run(cap, binary, port, otlp, loops=1):
     env = dict(os.environ)
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     if otlp:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
-        env.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "10000")
+        env["OTEL_METRIC_EXPORT_INTERVAL"] = "10000"
     p = subprocess.Popen(["ip", "netns", "exec", NS, binary, "veth1", "-l", "127.0.0.1", "-p", str(port)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     for _ in range(100):
@@ -91,7 +99,8 @@ def agent_run(cap, binary, port, otlp):
     probe = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, PROBE, str(port)],
                              stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
-    sent, secs = replay(cap)
+    cpu0 = cpu_seconds(p.pid)
+    sent, secs = replay(cap, loops)
     time.sleep(1.0)
     probe.send_signal(signal.SIGINT)
     lat = json.loads(probe.communicate(timeout=30)[0])
@@ -107,13 +116,50 @@ def agent_run(cap, binary, port, otlp):
         if stable >= 3:
             break
         time.sleep(0.3)
+    cpu = cpu_seconds(p.pid) - cpu0
     with open(f"/proc/{p.pid}/status") as f:
         hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM:")][0]
     p.send_signal(signal.SIGTERM)
     t0 = time.perf_counter()
     rc = p.wait(timeout=30)
     stop_secs = time.perf_counter() - t0
-    return sent, secs, last, drops, lat, hwm, rc, stop_secs
+    return sent, secs, last, drops, lat, hwm, rc, stop_secs, cpu
+
+
+def rotel_agent():
+    out = subprocess.run([sys.executable, "-c", "import rotel, os; print(os.path.join("
+                          "os.path.dirname(rotel.__file__), 'rotel-agent'))"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("rotel is missing: pip install rotel==0.0.1a15")
+    return out.stdout.strip()
+
+
+def otlp_compare(cap, binary, port, loops):
+    """Agent CPU per packet with the OTLP push (every 10 s, into rotel) vs without."""
+    rotel = subprocess.Popen(["ip", "netns", "exec", NS, rotel_agent(), "start",
+                              "--otlp-grpc-endpoint", "127.0.0.1:4317", "--exporter", "blackhole"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    try:
+        res = {}
+        for name, endpoint in [("off", None), ("on", "http://127.0.0.1:4317"), ("off2", None),
+                               ("on2", "http://127.0.0.1:4317")]:
+            sent, secs, counted, drops, lat, hwm, rc, stop, cpu = agent_run(cap, binary, port, endpoint, loops)
+            res[name] = (sent, counted, cpu)
+            print(f"  OTLP {name[:3]:3}: sent {sent} in {secs:.1f} s, counted {counted}, agent CPU {cpu:.2f} s "
+                  f"({cpu / max(counted, 1) * 1e9:.0f} ns/packet), REST p99 {lat['p99']:.1f} ms")
+        per = {k: v[2] / max(v[1], 1) for k, v in res.items()}
+        off = (per["off"] + per["off2"]) / 2
+        on = (per["on"] + per["on2"]) / 2
+        ratio = on / off
+        lost_on = sum(res[k][0] - res[k][1] for k in ("on", "on2"))
+        print(f"  OTLP push every 10 s: CPU per packet on/off = {ratio:.3f} (target <= 1.03), "
+              f"packets lost with the push on: {lost_on}")
+        return ratio <= 1.03 and lost_on == 0
+    finally:
+        rotel.terminate()
+        rotel.wait(timeout=10)
 
 
 def main():
@@ -123,7 +169,10 @@ def main():
     ap.add_argument("--transactions", type=int, default=600000)
     ap.add_argument("--dir", default="/tmp/pktvisor-bench")
     ap.add_argument("--port", type=int, default=10853)
-    ap.add_argument("--with-otlp", default=None, help="also push OTLP to this endpoint")
+    ap.add_argument("--otlp", action="store_true",
+                    help="issue 5: also run with an OTLP push every 10 s into rotel (blackhole exporter) "
+                         "and compare the agent's CPU per packet with the push off")
+    ap.add_argument("--loops", type=int, default=5, help="replays per OTLP comparison run")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     cap = os.path.join(a.dir, f"dns_{a.transactions}.pcap")
@@ -139,13 +188,15 @@ def main():
         print(f"capture: {cap}")
         print(f"  tcpdump -i veth1 -w /dev/null: sent {sent} in {secs:.2f} s ({sent / secs / 1e3:.0f} k packets/s), "
               f"captured {captured}, dropped by kernel {dropped}")
-        sent2, secs2, counted, drops, lat, hwm, rc, stop = agent_run(cap, binary, a.port, a.with_otlp)
+        sent2, secs2, counted, drops, lat, hwm, rc, stop, _ = agent_run(cap, binary, a.port, None)
         print(f"  pktvisord veth1 (default policy): sent {sent2} in {secs2:.2f} s ({sent2 / secs2 / 1e3:.0f} k packets/s), "
               f"counted {counted}, kernel drops {drops}, lost {sent2 - counted}")
         print(f"  REST during replay: {lat['n']} requests, p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, "
               f"max {lat['max']:.1f} ms")
         print(f"  agent peak RSS {hwm / 1024:.1f} MiB; SIGTERM → exit {rc} in {stop:.2f} s")
         ok = (sent2 - counted) <= (sent - captured) and counted + drops >= sent2 and lat["p99"] < 50 and rc == 0
+        if a.otlp:
+            ok &= otlp_compare(cap, binary, a.port, a.loops)
         print("targets met" if ok else "TARGETS MISSED")
         return 0 if ok else 1
     finally:

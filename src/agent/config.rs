@@ -322,6 +322,10 @@ fn read_file(path: &Path, errors: &mut Vec<String>) -> Option<(Dict, VisorDocume
 pub fn load(files: &[PathBuf], flags: &Dict) -> Result<AgentConfig, ConfigErrors> {
     let mut errors = Vec::new();
     let mut figment = Figment::from(Serialized::defaults(AgentSettings::default()));
+    let known: Vec<String> = match serde_json::to_value(AgentSettings::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
     let mut definitions = Definitions::default();
     for path in files {
         if let Some((settings, doc)) = read_file(path, &mut errors) {
@@ -335,7 +339,10 @@ pub fn load(files: &[PathBuf], flags: &Dict) -> Result<AgentConfig, ConfigErrors
         }
     }
     figment = figment
-        .merge(Env::prefixed("PKTVISOR_").ignore(&["log"]))
+        .merge(Env::prefixed("PKTVISOR_").filter(move |k| {
+            // Only settings: PKTVISOR_LOG, PKTVISOR_SHARED_DIR, … belong to others.
+            known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))
+        }))
         .merge(Serialized::defaults(flags.clone()));
     let settings = extract_all(&figment, &mut errors);
     if let Some(s) = &settings {
@@ -513,6 +520,21 @@ mod tests {
             vec!["you must specify --tls-key and --tls-cert to use --tls".to_string()]
         );
         let _ = std::fs::remove_file(a);
+    }
+
+    #[test]
+    fn only_setting_names_are_read_from_the_environment() {
+        // SAFETY: tests in this module do not read these variables concurrently.
+        unsafe {
+            std::env::set_var("PKTVISOR_SOMETHING_ELSE", "x");
+            std::env::set_var("PKTVISOR_GEO_CACHE_SIZE", "77");
+        }
+        let cfg = load(&[], &Dict::new()).unwrap();
+        assert_eq!(cfg.settings.geo_cache_size, 77);
+        unsafe {
+            std::env::remove_var("PKTVISOR_SOMETHING_ELSE");
+            std::env::remove_var("PKTVISOR_GEO_CACHE_SIZE");
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! and yields a `FlowDatagram` event carrying its records; it keeps the NetFlow v9/IPFIX
 //! template caches (`templates`, per exporter and observation domain, bounded, with
 //! timeouts) and counts what it could not decode by reason per exporter (`stats`).
-//! `file` reads the UDP datagrams of a capture (the input's `pcap_file` mode); the live
-//! UDP listener is the agent's. `config` holds the input's keys and texts.
+//! `file` reads the UDP datagrams of a capture (the input's `pcap_file` mode); `udp` is the
+//! live listener (`bind`, `port`: socket, receive loop, batches, drop counters) whose
+//! batches the agent decodes. `config` holds the input's keys and texts.
 //!
 //! Events: one per sFlow datagram (pktvisor's sFlow signal, even when it carries only
 //! counter samples), one per NetFlow/IPFIX datagram that carried at least one flow record
@@ -18,6 +19,7 @@ mod decode_sflow;
 pub mod file;
 pub mod stats;
 pub mod templates;
+pub mod udp;
 
 use std::net::IpAddr;
 
