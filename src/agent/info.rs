@@ -91,6 +91,13 @@ fn input_info(reg: &Registry, stream_name: &str) -> Value {
                 }),
             );
         }
+        "flow" => {
+            let mut v = json!({"packet_errors": status.flow_errors.load(std::sync::atomic::Ordering::Relaxed)});
+            if let Some(stats) = status.flow.lock().ok().and_then(|g| g.clone()) {
+                v["listener"] = serde_json::to_value(stats.snapshot()).unwrap_or(Value::Null);
+            }
+            m.insert("flow".into(), v);
+        }
         "dnstap" => {
             if let Some(stats) = status.dnstap.lock().ok().and_then(|g| g.clone()) {
                 m.insert(

@@ -125,6 +125,16 @@ fn source_of(input: &InputPlan) -> Result<(SourceSpec, HostSpec), String> {
         }
         return Ok((SourceSpec::Dnstap(d), HostSpec::default()));
     }
+    if input.input_type == "flow" {
+        let f = crate::receiver::flow::FlowInput::from_config(cfg)?;
+        if f.flow_type_defaulted {
+            tracing::warn!("flow_type not specified, using sflow");
+        }
+        if matches!(f.source, crate::receiver::flow::FlowSource::File { .. }) {
+            return Err("flow pcap_file is only read by pktvisor-reader".into());
+        }
+        return Ok((SourceSpec::Flow(f), HostSpec::default()));
+    }
     if input.input_type != "pcap" {
         return Err(format!(
             "input type '{}' is not available in pktvisord yet",

@@ -23,6 +23,10 @@ use crate::receiver::dnstap::filter::HostFilter;
 use crate::receiver::dnstap::listener::{DnstapBatch, DnstapListener, ListenerConfig};
 use crate::receiver::dnstap::map::DnstapEvent;
 use crate::receiver::dnstap::stats::ListenerStats;
+use crate::receiver::flow::FlowDecoder;
+use crate::receiver::flow::udp::{
+    DatagramBatch, Delivery, FlowUdpListener, UdpStats, decode_batch,
+};
 use crate::receiver::mock::{INTERVAL_MS, MockSource};
 use crate::receiver::pcap_file::PcapFileReader;
 use crate::receiver::pcap_live::{LiveCapture, LiveConfig, backoff};
@@ -42,6 +46,8 @@ pub enum SourceSpec {
     Mock,
     /// dnstap over a unix socket or TCP (Frame Streams).
     Dnstap(crate::receiver::dnstap::config::DnstapInput),
+    /// sFlow / NetFlow / IPFIX datagrams on a UDP socket.
+    Flow(crate::receiver::flow::FlowInput),
     /// A capture file, read once (recorded stream).
     File {
         /// The file.
@@ -59,6 +65,7 @@ impl SourceSpec {
             SourceSpec::AfPacket(_) => "af_packet",
             SourceSpec::Mock => "mock",
             SourceSpec::Dnstap(_) => "dnstap",
+            SourceSpec::Flow(_) => "flow",
         }
     }
 
@@ -86,6 +93,10 @@ pub struct StreamStatus {
     pub tids: Mutex<Vec<i32>>,
     /// The dnstap listener's counters, once it is listening.
     pub dnstap: Mutex<Option<Arc<ListenerStats>>>,
+    /// The flow UDP listener's counters, once it is listening.
+    pub flow: Mutex<Option<Arc<UdpStats>>>,
+    /// Flow datagrams (or parts) that could not be decoded (`packet_errors`).
+    pub flow_errors: AtomicU64,
 }
 
 impl StreamStatus {
@@ -156,6 +167,7 @@ enum Data {
     Wake,
     Batch(Batch),
     Dnstap(DnstapBatch),
+    Flow(DatagramBatch),
     Stats(CaptureStats),
     Ended,
 }
@@ -207,6 +219,10 @@ impl Stream {
         let (control_tx, control_rx) = std::sync::mpsc::channel::<Control>();
         let source_kind = source.kind();
         let recorded = source.recorded();
+        let flow_decoder = match &source {
+            SourceSpec::Flow(f) => Some(FlowDecoder::new(f.flow_type)),
+            _ => None,
+        };
         let wake = data_tx.clone();
         let capture = {
             let status = status.clone();
@@ -228,6 +244,7 @@ impl Stream {
                     let mut w = Worker {
                         pipelines,
                         filters,
+                        flow: flow_decoder,
                         dispatcher,
                         status,
                         recorded,
@@ -396,6 +413,7 @@ fn capture_thread(
             }
         }
         SourceSpec::Dnstap(input) => dnstap_loop(&input, &tx, &stop, &status),
+        SourceSpec::Flow(input) => flow_loop(&input, &tx, &stop, &status),
         SourceSpec::File { path, bpf } => {
             file_loop(&path, bpf.as_deref(), &tx, &recycle, &stop, &status);
             let _ = tx.send(Data::Ended);
@@ -451,6 +469,56 @@ fn live_loop(
         }
         let _ = send_batch(&mut batch, tx, recycle, status);
         status.running.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Receives flow datagrams (large socket buffer, recvmmsg) and forwards their batches;
+/// a full queue makes the listener wait (the kernel buffer absorbs bursts meanwhile).
+fn flow_loop(
+    input: &crate::receiver::flow::FlowInput,
+    tx: &SyncSender<Data>,
+    stop: &AtomicBool,
+    status: &StreamStatus,
+) {
+    let mut attempt = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        let listener = match FlowUdpListener::bind(input) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("flow listener: {e}; retrying");
+                status.set_error(Some(e.to_string()));
+                sleep_unless_stopped(backoff(attempt), stop);
+                attempt = attempt.saturating_add(1);
+                continue;
+            }
+        };
+        if attempt > 0 {
+            status.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+        status.set_error(None);
+        if let Ok(mut g) = status.flow.lock() {
+            *g = Some(listener.stats());
+        }
+        status.running.store(true, Ordering::SeqCst);
+        let res = listener.run(stop, |b| {
+            status.packets.fetch_add(b.len() as u64, Ordering::Relaxed);
+            status.queue_depth.fetch_add(1, Ordering::Relaxed);
+            if tx.send(Data::Flow(b)).is_ok() {
+                Delivery::Sent
+            } else {
+                Delivery::Closed
+            }
+        });
+        status.running.store(false, Ordering::SeqCst);
+        match res {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!("flow listener: {e}; reopening");
+                status.set_error(Some(e.to_string()));
+                sleep_unless_stopped(backoff(attempt), stop);
+                attempt = attempt.saturating_add(1);
+            }
+        }
     }
 }
 
@@ -575,6 +643,8 @@ struct Worker {
     pipelines: Vec<PolicyPipeline>,
     /// dnstap `only_hosts` filter of each pipeline (inactive for other inputs).
     filters: Vec<HostFilter>,
+    /// The flow input's decoder (template caches per exporter).
+    flow: Option<FlowDecoder>,
     dispatcher: Dispatcher,
     status: Arc<StreamStatus>,
     recorded: bool,
@@ -725,6 +795,16 @@ impl Worker {
                     let _ = recycle.try_send(batch);
                 }
                 Ok(Data::Wake) => {}
+                Ok(Data::Flow(batch)) => {
+                    self.status.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                    if let Some(dec) = self.flow.as_mut() {
+                        let pipelines = &mut self.pipelines;
+                        decode_batch(dec, &batch, |dg| broadcast(pipelines, &Event::Flow(dg)));
+                        self.status
+                            .flow_errors
+                            .store(dec.stats().total_errors(), Ordering::Relaxed);
+                    }
+                }
                 Ok(Data::Dnstap(frames)) => {
                     self.status.queue_depth.fetch_sub(1, Ordering::Relaxed);
                     self.dnstap(&frames);

@@ -2,6 +2,7 @@
 
 mod agent_api;
 mod agent_dnstap;
+mod agent_flow;
 mod agent_live;
 mod agent_otlp;
 mod agent_proc;

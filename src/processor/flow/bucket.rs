@@ -10,7 +10,7 @@ use foldhash::fast::FixedState;
 
 use super::config::DeviceNames;
 use super::descs::*;
-use super::dualtop::DualTop;
+use super::dualtop::{DualTop, TopKey};
 use super::names::{Endpoint, PortKey, PortNames, dscp_name, ecn_name};
 use crate::enrich::geo::GeoLocation;
 use crate::export::{MetricSink, Scope, TopEntry};
@@ -183,7 +183,7 @@ impl BucketMetrics for FlowBucket {
     }
 }
 
-fn entries<K: Ord + std::hash::Hash + Eq + Clone>(
+fn entries<K: TopKey>(
     t: &DualTop<K>,
     dim: usize,
     ctx: &EmitCtx,
@@ -192,7 +192,7 @@ fn entries<K: Ord + std::hash::Hash + Eq + Clone>(
     t.top(dim, ctx.topn_count, ctx.topn_threshold)
         .into_iter()
         .map(|(k, estimate)| TopEntry {
-            name: name(k),
+            name: name(&k),
             estimate,
             lat_lon: None,
         })

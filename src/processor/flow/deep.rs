@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use super::bucket::*;
+use super::dualtop::pair_code;
 use super::names::{self, Endpoint};
 use crate::processor::groups::GroupSet;
 use crate::wire::flow::FlowRecord;
@@ -90,6 +91,39 @@ impl Pass {
             Pass::SrcIpPort | Pass::DstIpPort => g.has(G_TOP_IPS_PORTS),
             Pass::Tos => g.has(G_TOP_TOS),
             Pass::Conversations => g.has(G_CONVERSATIONS),
+        }
+    }
+}
+
+/// Starts loading the top-table slots `job` will update on `m` (direction `dir`), so the
+/// cache misses of several records overlap instead of queueing one after another.
+pub(super) fn prefetch(m: &InterfaceMetrics, dir: usize, job: &DeepWork, groups: GroupSet) {
+    let (r, k) = (&job.r, &job.keys);
+    let Some(t) = m.tops.get(dir) else { return };
+    if groups.has(G_TOP_PORTS) {
+        t.src_ports.prefetch(&k.sk);
+        t.dst_ports.prefetch(&k.dk);
+    }
+    if groups.has(G_TOP_IPS) {
+        if let Some((e, _)) = &k.src {
+            t.src_ips.prefetch(e);
+        }
+        if let Some((e, _)) = &k.dst {
+            t.dst_ips.prefetch(e);
+        }
+    }
+    if groups.has(G_TOP_IPS_PORTS) {
+        if let Some((e, _)) = &k.src
+            && r.src_port > 0
+            && let Some(c) = pair_code(e, k.sk)
+        {
+            t.src_ip_ports.prefetch_code(c);
+        }
+        if let Some((e, _)) = &k.dst
+            && r.dst_port > 0
+            && let Some(c) = pair_code(e, k.dk)
+        {
+            t.dst_ip_ports.prefetch_code(c);
         }
     }
 }

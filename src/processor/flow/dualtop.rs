@@ -1,17 +1,31 @@
-//! `DualTop<K>`: a heavy-hitters summary counting two weights per item (bytes and
-//! packets), so the flow processor's `_bytes` and `_packets` top lists of the same key
-//! cost one map update per record instead of two.
+//! `DualTop<K>`: the flow processor's heavy-hitters table, counting two weights per item
+//! (bytes and packets) so the `_bytes` and `_packets` top lists of the same key cost one
+//! update per record instead of two.
 //!
 //! Each weight behaves like `sketch::TopN`: exact while the items fit in the capacity;
 //! beyond it a purge subtracts each weight's median from that weight of every item, adds it
 //! to that weight's offset and drops items whose weights both reached zero, so for every
 //! tracked item and weight `tracked ≤ true ≤ tracked + offset`. An item whose weight in
 //! one dimension is zero is not listed in that dimension.
+//!
+//! Layout (this file owns it): flow tables are many (per device, interface, direction and
+//! key kind), large (thousands of mostly new address:port pairs per minute) and touched at
+//! random, so an update must touch one cache line. Items live in an open-addressing table
+//! (linear probing, load ≤ 3/4) of 24-byte slots `[code, bytes, packets]`, where the code
+//! is an exact 64-bit encoding of the key ([`TopKey::encode`]: ports, DSCP, interfaces, IPv4
+//! addresses, IPv4 address + port). Keys without one (IPv6 addresses, summaries, names)
+//! get a sequence code from a side map `key → code`, which is what keeps every table exact.
+//! Callers may [`DualTop::prefetch`] the slot of a key ahead of its update.
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use foldhash::fast::FixedState;
+
+use super::names::{Endpoint, PortKey};
+use crate::enrich::geo::GeoLocation;
 
 /// Bytes dimension.
 pub const BYTES: usize = 0;
@@ -25,55 +39,212 @@ pub const CAPACITY: usize = 6144;
 /// Items sampled to find a purge's median.
 const PURGE_SAMPLE: usize = 1024;
 
+/// Slot code of an empty slot (never an item's code).
+const EMPTY: u64 = u64::MAX;
+
+/// Codes at or above this come from the side map (exact codes stay below).
+const SIDE: u64 = 1 << 63;
+
+/// Smallest table allocated.
+const MIN_SLOTS: usize = 8;
+
+/// A key of a flow top table.
+pub trait TopKey: Clone + Eq + Hash + Ord {
+    /// An exact code of the key (below 2^63; `decode` gives the key back), when it has one.
+    fn encode(&self) -> Option<u64>;
+    /// The key of a code `encode` returned.
+    fn decode(code: u64) -> Option<Self>;
+}
+
+impl TopKey for u8 {
+    #[inline]
+    fn encode(&self) -> Option<u64> {
+        Some(u64::from(*self))
+    }
+    fn decode(code: u64) -> Option<Self> {
+        u8::try_from(code).ok()
+    }
+}
+
+impl TopKey for u32 {
+    #[inline]
+    fn encode(&self) -> Option<u64> {
+        Some(u64::from(*self))
+    }
+    fn decode(code: u64) -> Option<Self> {
+        u32::try_from(code).ok()
+    }
+}
+
+impl TopKey for PortKey {
+    #[inline]
+    fn encode(&self) -> Option<u64> {
+        self.code17().map(u64::from)
+    }
+    fn decode(code: u64) -> Option<Self> {
+        u32::try_from(code).ok().map(PortKey::from_code17)
+    }
+}
+
+impl TopKey for Endpoint {
+    #[inline]
+    fn encode(&self) -> Option<u64> {
+        match self {
+            Endpoint::Ip(IpAddr::V4(a)) => Some(u64::from(a.to_bits())),
+            _ => None,
+        }
+    }
+    fn decode(code: u64) -> Option<Self> {
+        u32::try_from(code)
+            .ok()
+            .map(|a| Endpoint::Ip(IpAddr::V4(a.into())))
+    }
+}
+
+/// The exact code of an (address, port) pair, as `TopKey::encode` of the tuple.
+#[inline]
+pub fn pair_code(e: &Endpoint, p: PortKey) -> Option<u64> {
+    let a = e.encode()?;
+    let p = p.code17()?;
+    Some((u64::from(p) << 32) | a)
+}
+
+impl TopKey for (Endpoint, PortKey) {
+    #[inline]
+    fn encode(&self) -> Option<u64> {
+        pair_code(&self.0, self.1)
+    }
+    fn decode(code: u64) -> Option<Self> {
+        let e = Endpoint::decode(code & 0xffff_ffff)?;
+        let p = PortKey::decode(code >> 32)?;
+        Some((e, p))
+    }
+}
+
+/// Keys kept in the side map only.
+macro_rules! side_only {
+    ($($t:ty),*) => {$(
+        impl TopKey for $t {
+            #[inline]
+            fn encode(&self) -> Option<u64> {
+                None
+            }
+            fn decode(_: u64) -> Option<Self> {
+                None
+            }
+        }
+    )*};
+}
+side_only!(Arc<GeoLocation>, Arc<str>, String);
+
+/// Table index bits of a code (Fibonacci hashing of a folded code).
+#[inline]
+fn spread(code: u64) -> u64 {
+    (code ^ (code >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Hints the CPU to load the cache line of `p` (never faults, never reads for the program).
+#[inline]
+fn prefetch_line<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86_64 baseline, and a prefetch of any address, even an
+    // invalid one, has no architectural effect.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The summary.
 #[derive(Clone, Debug)]
 pub struct DualTop<K> {
-    map: HashMap<K, [u64; 2], FixedState>,
+    /// `[code, bytes, packets]`, `code == EMPTY` when free. Length 0 or a power of two.
+    slots: Vec<[u64; 3]>,
+    /// 64 − log2(slots.len()).
+    shift: u32,
+    len: usize,
     capacity: usize,
     offset: [u64; 2],
     evicted: u64,
+    /// Keys without an exact code → their code (`SIDE | n`).
+    side: HashMap<K, u64, FixedState>,
+    next_side: u64,
 }
 
-impl<K: Eq + Hash + Clone> Default for DualTop<K> {
+impl<K: TopKey> Default for DualTop<K> {
     fn default() -> Self {
         DualTop {
-            map: HashMap::with_hasher(FixedState::default()),
+            slots: Vec::new(),
+            shift: 64,
+            len: 0,
             capacity: CAPACITY,
             offset: [0; 2],
             evicted: 0,
+            side: HashMap::with_hasher(FixedState::default()),
+            next_side: 0,
         }
     }
 }
 
-impl<K: Eq + Hash + Clone> DualTop<K> {
+impl<K: TopKey> DualTop<K> {
     /// Adds `w` (bytes, packets) to `item`.
     #[inline]
     pub fn add(&mut self, item: K, w: [u64; 2]) {
         if w == [0, 0] {
             return;
         }
-        let e = self.map.entry(item).or_insert([0; 2]);
-        e[0] = e[0].saturating_add(w[0]);
-        e[1] = e[1].saturating_add(w[1]);
-        if self.map.len() > self.capacity {
-            self.purge();
+        let code = match item.encode() {
+            Some(c) => c,
+            None => self.side_code(item),
+        };
+        self.add_code(code, w);
+    }
+
+    /// `add` for a borrowed key (cloned only when it has no exact code and is new).
+    #[inline]
+    pub fn add_ref(&mut self, item: &K, w: [u64; 2]) {
+        if w == [0, 0] {
+            return;
+        }
+        let code = match item.encode() {
+            Some(c) => c,
+            None => match self.side.get(item) {
+                Some(&c) => c,
+                None => self.side_code(item.clone()),
+            },
+        };
+        self.add_code(code, w);
+    }
+
+    /// Starts loading the slot `item` would probe first, when it has an exact code.
+    #[inline]
+    pub fn prefetch(&self, item: &K) {
+        if let Some(code) = item.encode() {
+            self.prefetch_code(code);
         }
     }
 
-    /// `add` for a borrowed key (cheap to clone: addresses, `Arc`s).
+    /// Starts loading the home slot of `code`.
     #[inline]
-    pub fn add_ref(&mut self, item: &K, w: [u64; 2]) {
-        self.add(item.clone(), w);
+    pub fn prefetch_code(&self, code: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let i = (spread(code) >> self.shift) as usize;
+        if let Some(s) = self.slots.get(i) {
+            prefetch_line(s);
+        }
     }
 
     /// Items tracked.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     /// Whether nothing is tracked.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
 
     /// Items dropped by purges.
@@ -81,75 +252,204 @@ impl<K: Eq + Hash + Clone> DualTop<K> {
         self.evicted
     }
 
+    /// The code of a key without an exact one, assigned when new.
+    fn side_code(&mut self, item: K) -> u64 {
+        let next = &mut self.next_side;
+        *self.side.entry(item).or_insert_with(|| {
+            let c = SIDE | *next;
+            *next += 1;
+            c
+        })
+    }
+
+    #[inline]
+    fn add_code(&mut self, code: u64, w: [u64; 2]) {
+        if self.insert(code, w) && self.len > self.capacity {
+            self.purge();
+        }
+    }
+
+    /// Adds `w` to the item of `code`; true when the item is new. The table grows past a
+    /// load of 3/4 (so at the capacity of 6144 items it is 8192 slots, 192 KiB).
+    #[inline]
+    fn insert(&mut self, code: u64, w: [u64; 2]) -> bool {
+        // (the item beyond the capacity may go over: it is purged at once)
+        let (load, max) = (self.len * 4, self.slots.len() * 3);
+        if load > max || load == max && self.len != self.capacity {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (spread(code) >> self.shift) as usize;
+        loop {
+            let Some(s) = self.slots.get_mut(i) else {
+                return false; // unreachable: i ≤ mask
+            };
+            let new = s[0] == EMPTY;
+            if new || s[0] == code {
+                s[0] = code;
+                s[1] = s[1].saturating_add(w[0]);
+                s[2] = s[2].saturating_add(w[1]);
+                self.len += usize::from(new);
+                return new;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the table (at least `MIN_SLOTS`), re-placing every item.
+    #[cold]
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![[EMPTY, 0, 0]; n]);
+        self.shift = 64 - n.trailing_zeros();
+        let mask = n - 1;
+        for s in old {
+            if s[0] == EMPTY {
+                continue;
+            }
+            let mut i = (spread(s[0]) >> self.shift) as usize;
+            while let Some(t) = self.slots.get_mut(i) {
+                if t[0] == EMPTY {
+                    *t = s;
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+    }
+
     /// Adds another summary.
     pub fn merge(&mut self, o: &Self) {
-        for (k, w) in &o.map {
-            let e = self.map.entry(k.clone()).or_insert([0; 2]);
-            e[0] = e[0].saturating_add(w[0]);
-            e[1] = e[1].saturating_add(w[1]);
+        let keys: HashMap<u64, &K, FixedState> = o.side.iter().map(|(k, &c)| (c, k)).collect();
+        for s in &o.slots {
+            let code = match s[0] {
+                EMPTY => continue,
+                c if c < SIDE => c,
+                c => match keys.get(&c) {
+                    Some(k) => match self.side.get(*k) {
+                        Some(&c) => c,
+                        None => self.side_code((*k).clone()),
+                    },
+                    None => continue, // unreachable: every side code has its key
+                },
+            };
+            self.insert(code, [s[1], s[2]]);
         }
         for d in 0..2 {
             self.offset[d] = self.offset[d].saturating_add(o.offset[d]);
         }
         self.evicted = self.evicted.saturating_add(o.evicted);
-        while self.map.len() > self.capacity {
+        while self.len > self.capacity {
             self.purge();
         }
     }
 
     /// Subtracts each weight's (sampled) median, drops items whose weights both reach
-    /// zero. The median is taken over a sample of at most `PURGE_SAMPLE` items (map order
-    /// follows the hash, so the first items are a random sample), as DataSketches does;
-    /// one pass then updates and drops.
+    /// zero. The median is taken over a sample of at most `PURGE_SAMPLE` items (slot order
+    /// follows the hash, so the first items are a random sample), as DataSketches does.
     #[cold]
     fn purge(&mut self) {
-        let before = self.map.len();
+        let before = self.len;
+        let mut samples: [Vec<u64>; 2] = [
+            Vec::with_capacity(PURGE_SAMPLE),
+            Vec::with_capacity(PURGE_SAMPLE),
+        ];
+        for s in self.slots.iter().filter(|s| s[0] != EMPTY) {
+            for (d, v) in samples.iter_mut().enumerate() {
+                if s[d + 1] > 0 && v.len() < PURGE_SAMPLE {
+                    v.push(s[d + 1]);
+                }
+            }
+            if samples.iter().all(|v| v.len() == PURGE_SAMPLE) {
+                break;
+            }
+        }
         let mut median = [0u64; 2];
-        let mut sample: Vec<u64> = Vec::with_capacity(PURGE_SAMPLE);
-        for (d, m) in median.iter_mut().enumerate() {
-            sample.clear();
-            sample.extend(
-                self.map
-                    .values()
-                    .map(|w| w[d])
-                    .filter(|&w| w > 0)
-                    .take(PURGE_SAMPLE),
-            );
-            if sample.is_empty() {
+        for (m, v) in median.iter_mut().zip(&mut samples) {
+            if !v.is_empty() {
+                let mid = (v.len() - 1) / 2;
+                let (_, &mut x, _) = v.select_nth_unstable(mid);
+                *m = x;
+            }
+        }
+        // In place, so the table stays in cache: update weights and free the dropped slots
+        // in one pass, then re-place the survivors in slot order starting after a slot that
+        // was already free (no probe sequence crosses it, so each survivor lands between its
+        // home slot and where it was, behind survivors already placed).
+        let mut dropped_side: Vec<u64> = Vec::new();
+        let mut free = None;
+        let mut live = 0;
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            if s[0] == EMPTY {
+                free.get_or_insert(i);
                 continue;
             }
-            let mid = (sample.len() - 1) / 2;
-            let (_, &mut v, _) = sample.select_nth_unstable(mid);
-            *m = v;
+            s[1] = s[1].saturating_sub(median[0]);
+            s[2] = s[2].saturating_sub(median[1]);
+            if s[1] | s[2] == 0 {
+                if s[0] >= SIDE {
+                    dropped_side.push(s[0]);
+                }
+                s[0] = EMPTY;
+            } else {
+                live += 1;
+            }
         }
-        self.map.retain(|_, w| {
-            w[0] = w[0].saturating_sub(median[0]);
-            w[1] = w[1].saturating_sub(median[1]);
-            *w != [0, 0]
-        });
+        self.len = live;
+        if let Some(start) = free {
+            let mask = self.slots.len() - 1;
+            for k in 1..=mask {
+                let i = (start + k) & mask;
+                let Some(&s) = self.slots.get(i) else { break };
+                if s[0] == EMPTY {
+                    continue;
+                }
+                let mut j = (spread(s[0]) >> self.shift) as usize;
+                while j != i && self.slots.get(j).is_some_and(|t| t[0] != EMPTY) {
+                    j = (j + 1) & mask;
+                }
+                if j != i {
+                    if let Some(t) = self.slots.get_mut(j) {
+                        *t = s;
+                    }
+                    if let Some(t) = self.slots.get_mut(i) {
+                        *t = [EMPTY, 0, 0];
+                    }
+                }
+            }
+        }
+        if !dropped_side.is_empty() {
+            dropped_side.sort_unstable();
+            self.side
+                .retain(|_, c| dropped_side.binary_search(c).is_err());
+        }
         for (o, m) in self.offset.iter_mut().zip(median) {
             *o = o.saturating_add(m);
         }
-        self.evicted = self
-            .evicted
-            .saturating_add((before - self.map.len()) as u64);
+        self.evicted = self.evicted.saturating_add((before - self.len) as u64);
     }
-}
 
-impl<K: Eq + Hash + Clone + Ord> DualTop<K> {
     /// The top list of dimension `d` with pktvisor's rules (see `sketch::TopN::top`).
-    pub fn top(&self, d: usize, count: usize, percentile_threshold: u64) -> Vec<(&K, u64)> {
+    pub fn top(&self, d: usize, count: usize, percentile_threshold: u64) -> Vec<(K, u64)> {
         if count == 0 || d > 1 {
             return Vec::new();
         }
+        let keys: HashMap<u64, &K, FixedState> = self.side.iter().map(|(k, &c)| (c, k)).collect();
         let off = self.offset[d];
-        let mut items: Vec<(&K, u64)> = self
-            .map
+        let mut items: Vec<(K, u64)> = self
+            .slots
             .iter()
-            .filter(|(_, w)| w[d] > 0)
-            .map(|(k, w)| (k, w[d].saturating_add(off)))
+            .filter(|s| s[0] != EMPTY && s[d + 1] > 0)
+            .filter_map(|s| {
+                let k = if s[0] < SIDE {
+                    K::decode(s[0])?
+                } else {
+                    (*keys.get(&s[0])?).clone()
+                };
+                Some((k, s[d + 1].saturating_add(off)))
+            })
             .collect();
-        let order = |a: &(&K, u64), b: &(&K, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        let order = |a: &(K, u64), b: &(K, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
         if count < items.len() {
             items.select_nth_unstable_by(count - 1, order);
             items.truncate(count);
@@ -173,43 +473,182 @@ mod tests {
     use super::*;
     use crate::sketch::TopN;
 
+    impl<K: TopKey> DualTop<K> {
+        /// Every item is reached from its home slot without crossing a free slot, once.
+        fn check(&self) {
+            let mask = self.slots.len() - 1;
+            let mut seen = std::collections::HashSet::new();
+            for (i, s) in self.slots.iter().enumerate() {
+                let c = s[0];
+                if c == EMPTY {
+                    assert_eq!(s, &[EMPTY, 0, 0]);
+                    continue;
+                }
+                assert!(seen.insert(c), "duplicate code {c:x}");
+                let mut j = (spread(c) >> self.shift) as usize;
+                while j != i {
+                    assert_ne!(self.slots[j][0], EMPTY, "item at {i} unreachable");
+                    j = (j + 1) & mask;
+                }
+            }
+            assert_eq!(seen.len(), self.len);
+        }
+    }
+
+    fn v4(i: u32) -> Endpoint {
+        Endpoint::Ip(IpAddr::V4(i.into()))
+    }
+
     #[test]
     fn matches_two_topns_while_items_fit() {
         let mut d = DualTop::default();
         let mut b = TopN::new();
         let mut p = TopN::new();
-        for i in 0u64..500 {
+        for i in 0u32..500 {
             let k = (i * 7919) % 97;
-            d.add(k, [i * 3, i % 5]);
-            b.update_weighted(k, i * 3);
-            p.update_weighted(k, i % 5);
+            d.add(k, [u64::from(i) * 3, u64::from(i % 5)]);
+            b.update_weighted(k, u64::from(i) * 3);
+            p.update_weighted(k, u64::from(i % 5));
         }
-        let want_b: Vec<(u64, u64)> = b.top(10, 0).iter().map(|t| (*t.item, t.estimate)).collect();
-        let got_b: Vec<(u64, u64)> = d.top(BYTES, 10, 0).iter().map(|t| (*t.0, t.1)).collect();
-        assert_eq!(want_b, got_b);
-        let want_p: Vec<(u64, u64)> = p
+        let want_b: Vec<(u32, u64)> = b.top(10, 0).iter().map(|t| (*t.item, t.estimate)).collect();
+        assert_eq!(want_b, d.top(BYTES, 10, 0));
+        let want_p: Vec<(u32, u64)> = p
             .top(10, 50)
             .iter()
             .map(|t| (*t.item, t.estimate))
             .collect();
-        let got_p: Vec<(u64, u64)> = d.top(PACKETS, 10, 50).iter().map(|t| (*t.0, t.1)).collect();
-        assert_eq!(want_p, got_p);
+        assert_eq!(want_p, d.top(PACKETS, 10, 50));
+    }
+
+    /// Every key kind, exact and side-mapped, against a plain map, up to the capacity.
+    #[test]
+    fn exact_up_to_capacity_for_every_key_kind() {
+        let mut t: DualTop<(Endpoint, PortKey)> = DualTop::default();
+        let mut want: HashMap<(Endpoint, PortKey), [u64; 2]> = HashMap::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..40_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x % CAPACITY as u64) as u32;
+            let e = match n % 3 {
+                0 => v4(n),
+                1 => Endpoint::Ip(format!("2001:db8::{n:x}").parse().unwrap()),
+                _ => Endpoint::Name(Arc::from(format!("AS{n}").as_str())),
+            };
+            let p = PortKey::from_code17(if n.is_multiple_of(2) {
+                n
+            } else {
+                (1 << 16) | (n % 300)
+            });
+            let w = [x % 1500, i % 3];
+            t.add((e.clone(), p), w);
+            let m = want.entry((e, p)).or_default();
+            m[0] += w[0];
+            m[1] += w[1];
+        }
+        assert!(want.len() <= CAPACITY);
+        assert_eq!(t.len(), want.len());
+        assert_eq!(t.evicted(), 0);
+        for d in [BYTES, PACKETS] {
+            let got = t.top(d, usize::MAX, 0);
+            let mut exp: Vec<((Endpoint, PortKey), u64)> = want
+                .iter()
+                .filter(|(_, w)| w[d] > 0)
+                .map(|(k, w)| (k.clone(), w[d]))
+                .collect();
+            exp.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            assert_eq!(got, exp);
+        }
+        // merging two halves equals the whole
+        let mut a = DualTop::default();
+        let mut b = DualTop::default();
+        for (i, (k, w)) in want.iter().enumerate() {
+            if i % 2 == 0 {
+                a.add(k.clone(), *w);
+            } else {
+                b.add_ref(k, *w);
+            }
+        }
+        a.merge(&b);
+        assert_eq!(a.top(BYTES, 50, 0), t.top(BYTES, 50, 0));
+        assert_eq!(a.len(), t.len());
     }
 
     #[test]
     fn bounded_heavy_hitters_survive() {
         let mut d = DualTop::default();
-        for i in 0u64..100_000 {
+        for i in 0u32..100_000 {
             d.add(i, [1, 1]);
-            d.add(u64::MAX, [10, 1]);
+            d.add(u32::MAX, [10, 1]);
         }
         assert!(d.len() <= CAPACITY);
         assert!(d.evicted() > 0);
+        d.check();
         let top = d.top(BYTES, 1, 0);
-        assert_eq!(*top[0].0, u64::MAX);
+        assert_eq!(top[0].0, u32::MAX);
         assert!(top[0].1 >= 1_000_000);
         let mut m = DualTop::default();
         m.merge(&d);
-        assert_eq!(*m.top(PACKETS, 1, 0)[0].0, u64::MAX);
+        assert_eq!(m.top(PACKETS, 1, 0)[0].0, u32::MAX);
+    }
+
+    #[test]
+    fn purges_keep_every_item_reachable_and_within_bounds() {
+        let mut d: DualTop<(Endpoint, PortKey)> = DualTop::default();
+        let mut truth: HashMap<u64, [u64; 2]> = HashMap::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // a heavy head and a long tail of new address:port pairs
+            let n = if i % 4 == 0 { x % 50 } else { x % 1_000_000 };
+            let k = (v4(n as u32), PortKey::from_code17((n % 65_536) as u32));
+            let w = [1 + x % 1500, 1 + (x >> 20) % 3];
+            d.add(k, w);
+            let t = truth.entry(n).or_default();
+            t[0] += w[0];
+            t[1] += w[1];
+            if i % 50_000 == 0 {
+                d.check();
+            }
+        }
+        d.check();
+        assert!(d.evicted() > 100_000);
+        for dim in [BYTES, PACKETS] {
+            let off = d.offset[dim];
+            for ((e, _), est) in d.top(dim, usize::MAX, 0) {
+                let Endpoint::Ip(IpAddr::V4(a)) = e else {
+                    panic!("not v4")
+                };
+                let t = truth[&u64::from(a.to_bits())][dim];
+                assert!(est - off <= t && t <= est, "{a}: {est} {t} {off}");
+            }
+            // the 50 heavy items lead
+            let top: Vec<u32> = d
+                .top(dim, 50, 0)
+                .iter()
+                .map(|((e, _), _)| match e {
+                    Endpoint::Ip(IpAddr::V4(a)) => a.to_bits(),
+                    _ => u32::MAX,
+                })
+                .collect();
+            assert!(top.iter().all(|&a| a < 50), "{top:?}");
+        }
+    }
+
+    #[test]
+    fn side_keys_are_released_by_purges() {
+        let mut d: DualTop<String> = DualTop::default();
+        for i in 0..50_000u32 {
+            d.add(format!("k{i}"), [1, 1]);
+            d.add_ref(&"heavy".to_string(), [5, 5]);
+        }
+        assert!(d.len() <= CAPACITY);
+        assert_eq!(d.side.len(), d.len());
+        d.check();
+        assert_eq!(d.top(BYTES, 1, 0)[0].0, "heavy");
+        assert!(d.top(BYTES, 1, 0)[0].1 >= 250_000);
     }
 }

@@ -62,6 +62,9 @@ pub const GROUPS: [GroupDef; 11] = [
     g("top_tos", false),
 ];
 
+/// Records whose top-table slots are loaded ahead of their updates.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Addresses whose summary is remembered (the table is cleared when full).
 const SUMMARY_CACHE: usize = 65_536;
 
@@ -250,7 +253,22 @@ impl Flow {
         // going table by table over the datagram).
         if !deep_work.is_empty() {
             let d = self.window.live_mut().device(dev);
-            for job in &deep_work {
+            // the top tables are large and touched at random: load the slots of the records
+            // PREFETCH_AHEAD ahead while updating this one
+            let ahead = |d: &DeviceMetrics, job: &DeepWork| {
+                for (dir, idx) in job.ifs.iter().enumerate() {
+                    if let Some(m) = idx.and_then(|i| d.interfaces.get(&i)) {
+                        deep::prefetch(m, dir, job, groups);
+                    }
+                }
+            };
+            for job in deep_work.iter().take(PREFETCH_AHEAD) {
+                ahead(d, job);
+            }
+            for (n, job) in deep_work.iter().enumerate() {
+                if let Some(next) = deep_work.get(n + PREFETCH_AHEAD) {
+                    ahead(d, next);
+                }
                 for (dir, idx) in job.ifs.iter().enumerate() {
                     let Some(idx) = idx else { continue };
                     let m = d.interface(*idx);

@@ -21,6 +21,30 @@ pub struct PortKey(u32);
 
 const NAMED: u32 = 1 << 31;
 
+impl PortKey {
+    /// The key as a compact 17-bit code (port number, or bit 16 | name id) when the name id
+    /// fits in 16 bits (the top tables store it in a 64-bit slot key).
+    #[inline]
+    pub(super) fn code17(self) -> Option<u32> {
+        if self.0 & NAMED == 0 {
+            // ports are u16 numbers
+            return Some(self.0 & 0xffff);
+        }
+        let id = self.0 & !NAMED;
+        (id < 1 << 16).then_some((1 << 16) | id)
+    }
+
+    /// The key back from `code17`.
+    #[inline]
+    pub(super) fn from_code17(c: u32) -> PortKey {
+        if c & (1 << 16) != 0 {
+            PortKey(NAMED | (c & 0xffff))
+        } else {
+            PortKey(c & 0xffff)
+        }
+    }
+}
+
 /// Port → name table for TCP and UDP, built once from the registry.
 #[derive(Debug, Default)]
 pub struct PortNames {
