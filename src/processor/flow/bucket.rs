@@ -12,6 +12,7 @@ use super::config::DeviceNames;
 use super::descs::*;
 use super::dualtop::{DualTop, TopKey};
 use super::names::{Endpoint, PortKey, PortNames, dscp_name, ecn_name};
+use super::sidemap::SharedIds;
 use crate::enrich::geo::GeoLocation;
 use crate::export::{MetricSink, Scope, TopEntry};
 use crate::processor::snapshot::{Emit, EmitCtx};
@@ -64,13 +65,15 @@ pub struct DirTops {
 }
 
 impl DirTops {
-    fn merge(&mut self, o: &Self) {
-        self.src_ips.merge(&o.src_ips);
-        self.dst_ips.merge(&o.dst_ips);
+    fn merge(&mut self, o: &Self, o_ids: &SharedIds<Endpoint>, ids: &mut SharedIds<Endpoint>) {
+        self.src_ips.merge_with(&o.src_ips, Some(o_ids), Some(ids));
+        self.dst_ips.merge_with(&o.dst_ips, Some(o_ids), Some(ids));
         self.src_ports.merge(&o.src_ports);
         self.dst_ports.merge(&o.dst_ports);
-        self.src_ip_ports.merge(&o.src_ip_ports);
-        self.dst_ip_ports.merge(&o.dst_ip_ports);
+        self.src_ip_ports
+            .merge_with(&o.src_ip_ports, Some(o_ids), Some(ids));
+        self.dst_ip_ports
+            .merge_with(&o.dst_ip_ports, Some(o_ids), Some(ids));
         self.dscp.merge(&o.dscp);
         self.ecn.merge(&o.ecn);
     }
@@ -106,7 +109,7 @@ pub struct InterfaceMetrics {
 }
 
 impl InterfaceMetrics {
-    fn merge(&mut self, o: &Self) {
+    fn merge(&mut self, o: &Self, o_ids: &SharedIds<Endpoint>, ids: &mut SharedIds<Endpoint>) {
         for (a, b) in self
             .counts
             .iter_mut()
@@ -121,8 +124,8 @@ impl InterfaceMetrics {
         self.card_dst_ips.merge(&o.card_dst_ips);
         self.card_src_ports.merge(&o.card_src_ports);
         self.card_dst_ports.merge(&o.card_dst_ports);
-        self.tops[0].merge(&o.tops[0]);
-        self.tops[1].merge(&o.tops[1]);
+        self.tops[0].merge(&o.tops[0], o_ids, ids);
+        self.tops[1].merge(&o.tops[1], o_ids, ids);
         self.geo.merge(&o.geo);
         self.asn.merge(&o.asn);
         self.conversations.merge(&o.conversations);
@@ -136,24 +139,46 @@ pub struct DeviceMetrics {
     pub(super) filtered: u64,
     /// Top input / output interfaces.
     pub(super) top_if: [DualTop<u32>; 2],
-    pub(super) interfaces: HashMap<u32, Box<InterfaceMetrics>, FixedState>,
+    /// Interface index → position in `ifaces` (records look an interface up once, then
+    /// use its position).
+    pub(super) interfaces: HashMap<u32, usize, FixedState>,
+    pub(super) ifaces: Vec<(u32, Box<InterfaceMetrics>)>,
 }
 
 impl DeviceMetrics {
-    fn merge(&mut self, o: &Self) {
+    fn merge(&mut self, o: &Self, o_ids: &SharedIds<Endpoint>, ids: &mut SharedIds<Endpoint>) {
         self.total += o.total;
         self.filtered += o.filtered;
         self.top_if[0].merge(&o.top_if[0]);
         self.top_if[1].merge(&o.top_if[1]);
-        for (k, v) in &o.interfaces {
-            self.interfaces.entry(*k).or_default().merge(v);
+        for (k, v) in &o.ifaces {
+            let slot = self.slot(*k);
+            if let Some(m) = self.at_mut(slot) {
+                m.merge(v, o_ids, ids);
+            }
         }
     }
 
-    /// The metrics of interface `idx`, created on first use.
+    /// The position of interface `idx`, created on first use.
     #[inline]
-    pub fn interface(&mut self, idx: u32) -> &mut InterfaceMetrics {
-        self.interfaces.entry(idx).or_default()
+    pub fn slot(&mut self, idx: u32) -> usize {
+        let ifaces = &mut self.ifaces;
+        *self.interfaces.entry(idx).or_insert_with(|| {
+            ifaces.push((idx, Box::default()));
+            ifaces.len() - 1
+        })
+    }
+
+    /// The metrics of the interface at `slot`.
+    #[inline]
+    pub fn at(&self, slot: usize) -> Option<&InterfaceMetrics> {
+        self.ifaces.get(slot).map(|(_, m)| &**m)
+    }
+
+    /// The metrics of the interface at `slot`, to update.
+    #[inline]
+    pub fn at_mut(&mut self, slot: usize) -> Option<&mut InterfaceMetrics> {
+        self.ifaces.get_mut(slot).map(|(_, m)| &mut **m)
     }
 }
 
@@ -162,6 +187,9 @@ impl DeviceMetrics {
 pub struct FlowBucket {
     pub(super) naming: Option<Arc<Naming>>,
     pub(super) devices: HashMap<IpAddr, Box<DeviceMetrics>, FixedState>,
+    /// Ids of the endpoints without an exact code (IPv6 addresses, summaries), shared by
+    /// the bucket's address tables.
+    pub(super) ids: SharedIds<Endpoint>,
 }
 
 impl FlowBucket {
@@ -178,7 +206,10 @@ impl BucketMetrics for FlowBucket {
             self.naming.clone_from(&o.naming);
         }
         for (k, v) in &o.devices {
-            self.devices.entry(*k).or_default().merge(v);
+            self.devices
+                .entry(*k)
+                .or_default()
+                .merge(v, &o.ids, &mut self.ids);
         }
     }
 }
@@ -187,9 +218,10 @@ fn entries<K: TopKey>(
     t: &DualTop<K>,
     dim: usize,
     ctx: &EmitCtx,
+    ids: Option<&SharedIds<K::Side>>,
     name: impl Fn(&K) -> String,
 ) -> Vec<TopEntry> {
-    t.top(dim, ctx.topn_count, ctx.topn_threshold)
+    t.top_with(dim, ctx.topn_count, ctx.topn_threshold, ids)
         .into_iter()
         .map(|(k, estimate)| TopEntry {
             name: name(&k),
@@ -233,13 +265,13 @@ impl Emit for FlowBucket {
             if ctx.on(G_TOP_INTERFACES) {
                 for &m in &dims {
                     for (top, descs) in dev.top_if.iter().zip(&TOP_INTERFACES) {
-                        let e = entries(top, m, ctx, |i| if_name(*i));
+                        let e = entries(top, m, ctx, None, |i| if_name(*i));
                         sink.topn(&descs[m], &ds, "interface", &e);
                     }
                 }
             }
             let mut ifs: Vec<(&u32, &InterfaceMetrics)> =
-                dev.interfaces.iter().map(|(k, v)| (k, &**v)).collect();
+                dev.ifaces.iter().map(|(k, v)| (k, &**v)).collect();
             ifs.sort_by_key(|(k, _)| **k);
             for (idx, m) in ifs {
                 let ifn = if_name(*idx);
@@ -253,15 +285,17 @@ impl Emit for FlowBucket {
                     json: &json,
                     labels: &labels,
                 };
-                emit_interface(m, naming, ctx, &dims, &s, &ds, sink);
+                emit_interface(m, naming, &b.metrics.ids, ctx, &dims, &s, &ds, sink);
             }
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn emit_interface(
     m: &InterfaceMetrics,
     naming: &Naming,
+    ids: &SharedIds<Endpoint>,
     ctx: &EmitCtx,
     dims: &[usize],
     s: &Scope<'_>,
@@ -305,13 +339,13 @@ fn emit_interface(
                     &descs[0],
                     s,
                     TOP_LABELS[0],
-                    &entries(&t.src_ips, d, ctx, |e| e.to_string()),
+                    &entries(&t.src_ips, d, ctx, Some(ids), |e| e.to_string()),
                 );
                 sink.topn(
                     &descs[1],
                     s,
                     TOP_LABELS[1],
-                    &entries(&t.dst_ips, d, ctx, |e| e.to_string()),
+                    &entries(&t.dst_ips, d, ctx, Some(ids), |e| e.to_string()),
                 );
             }
             if ctx.on(G_TOP_PORTS) {
@@ -319,13 +353,13 @@ fn emit_interface(
                     &descs[2],
                     s,
                     TOP_LABELS[2],
-                    &entries(&t.src_ports, d, ctx, port),
+                    &entries(&t.src_ports, d, ctx, None, port),
                 );
                 sink.topn(
                     &descs[3],
                     s,
                     TOP_LABELS[3],
-                    &entries(&t.dst_ports, d, ctx, port),
+                    &entries(&t.dst_ports, d, ctx, None, port),
                 );
             }
             if ctx.on(G_TOP_IPS_PORTS) {
@@ -333,13 +367,13 @@ fn emit_interface(
                     &descs[4],
                     s,
                     TOP_LABELS[4],
-                    &entries(&t.src_ip_ports, d, ctx, ip_port),
+                    &entries(&t.src_ip_ports, d, ctx, Some(ids), ip_port),
                 );
                 sink.topn(
                     &descs[5],
                     s,
                     TOP_LABELS[5],
-                    &entries(&t.dst_ip_ports, d, ctx, ip_port),
+                    &entries(&t.dst_ip_ports, d, ctx, Some(ids), ip_port),
                 );
             }
             if ctx.on(G_TOP_TOS) {
@@ -347,13 +381,13 @@ fn emit_interface(
                     &descs[6],
                     s,
                     TOP_LABELS[6],
-                    &entries(&t.dscp, d, ctx, |c| dscp_name(*c)),
+                    &entries(&t.dscp, d, ctx, None, |c| dscp_name(*c)),
                 );
                 sink.topn(
                     &descs[7],
                     s,
                     TOP_LABELS[7],
-                    &entries(&t.ecn, d, ctx, |c| ecn_name(*c).to_string()),
+                    &entries(&t.ecn, d, ctx, None, |c| ecn_name(*c).to_string()),
                 );
             }
         }
@@ -376,7 +410,7 @@ fn emit_interface(
                 &TOP_OTHER[d][1],
                 s,
                 "asn",
-                &entries(&m.asn, d, ctx, |a| a.to_string()),
+                &entries(&m.asn, d, ctx, None, |a| a.to_string()),
             );
         }
         if ctx.on(G_CONVERSATIONS) {
@@ -384,7 +418,7 @@ fn emit_interface(
                 &TOP_OTHER[d][2],
                 s,
                 "conversation",
-                &entries(&m.conversations, d, ctx, |c| c.clone()),
+                &entries(&m.conversations, d, ctx, None, |c| c.clone()),
             );
         }
     }

@@ -1,12 +1,13 @@
 //! The flow processor's deep-sampled work: per-record keys computed once (address
-//! summaries, port keys, distinct-count hashes) and the top-list and cardinality updates,
-//! one kind of table (`Pass`) at a time.
+//! summaries, port keys, top-table codes, distinct-count hashes) and the top-list and
+//! cardinality updates, one kind of table (`Pass`) at a time.
 
 use std::net::IpAddr;
 
 use super::bucket::*;
-use super::dualtop::pair_code;
+use super::dualtop::{TopKey, pair_code, shared_code};
 use super::names::{self, Endpoint};
+use super::sidemap::SharedIds;
 use crate::processor::groups::GroupSet;
 use crate::wire::flow::FlowRecord;
 
@@ -26,6 +27,10 @@ fn ip_hash(ip: IpAddr) -> u64 {
 pub(super) struct Keys {
     src: Option<(Endpoint, u64)>,
     dst: Option<(Endpoint, u64)>,
+    /// Top-table codes of the source and destination (address tables, then address:port
+    /// tables), when they have one: exact, or from the bucket's shared ids.
+    src_codes: [Option<u64>; 2],
+    dst_codes: [Option<u64>; 2],
     sk: names::PortKey,
     dk: names::PortKey,
     src_port_hash: u64,
@@ -38,15 +43,42 @@ impl Keys {
         src: Option<Endpoint>,
         dst: Option<Endpoint>,
         naming: &Naming,
+        ids: &mut SharedIds<Endpoint>,
     ) -> Keys {
+        let sk = naming.ports.key(r.src_port, r.protocol);
+        let dk = naming.ports.key(r.dst_port, r.protocol);
         Keys {
+            src_codes: codes(src.as_ref(), sk, ids),
+            dst_codes: codes(dst.as_ref(), dk, ids),
             src: src.zip(r.src_ip.map(ip_hash)),
             dst: dst.zip(r.dst_ip.map(ip_hash)),
-            sk: naming.ports.key(r.src_port, r.protocol),
-            dk: naming.ports.key(r.dst_port, r.protocol),
+            sk,
+            dk,
             src_port_hash: card_hash(&r.src_port.to_be_bytes()),
             dst_port_hash: card_hash(&r.dst_port.to_be_bytes()),
         }
+    }
+}
+
+/// The codes of an endpoint in the address tables and, with `port`, in the address:port
+/// tables: exact when the address has one, else from the shared ids (None when full: the
+/// tables' own side maps take the key).
+fn codes(
+    e: Option<&Endpoint>,
+    port: names::PortKey,
+    ids: &mut SharedIds<Endpoint>,
+) -> [Option<u64>; 2] {
+    let Some(e) = e else { return [None; 2] };
+    let exact = [e.encode(), pair_code(e, port)];
+    if exact.iter().all(Option::is_some) {
+        return exact;
+    }
+    match ids.id(e) {
+        Some(id) => [
+            exact[0].or(Some(shared_code(id, 0))),
+            exact[1].or(Some(shared_code(id, port.raw()))),
+        ],
+        None => exact,
     }
 }
 
@@ -55,7 +87,8 @@ pub(super) struct DeepWork {
     pub(super) r: FlowRecord,
     pub(super) w: [u64; 2],
     pub(super) keys: Keys,
-    pub(super) ifs: [Option<u32>; 2],
+    /// Positions (`DeviceMetrics::slot`) of the input and output interfaces.
+    pub(super) slots: [Option<usize>; 2],
 }
 
 /// One kind of deep update (one table or two of a kind).
@@ -105,23 +138,21 @@ pub(super) fn prefetch(m: &InterfaceMetrics, dir: usize, job: &DeepWork, groups:
         t.dst_ports.prefetch(&k.dk);
     }
     if groups.has(G_TOP_IPS) {
-        if let Some((e, _)) = &k.src {
-            t.src_ips.prefetch(e);
+        if let Some(c) = k.src_codes[0] {
+            t.src_ips.prefetch_code(c);
         }
-        if let Some((e, _)) = &k.dst {
-            t.dst_ips.prefetch(e);
+        if let Some(c) = k.dst_codes[0] {
+            t.dst_ips.prefetch_code(c);
         }
     }
     if groups.has(G_TOP_IPS_PORTS) {
-        if let Some((e, _)) = &k.src
-            && r.src_port > 0
-            && let Some(c) = pair_code(e, k.sk)
+        if r.src_port > 0
+            && let Some(c) = k.src_codes[1]
         {
             t.src_ip_ports.prefetch_code(c);
         }
-        if let Some((e, _)) = &k.dst
-            && r.dst_port > 0
-            && let Some(c) = pair_code(e, k.dk)
+        if r.dst_port > 0
+            && let Some(c) = k.dst_codes[1]
         {
             t.dst_ip_ports.prefetch_code(c);
         }
@@ -162,7 +193,10 @@ pub(super) fn deep_pass(
                     m.card_src_ips.insert_hash(*h);
                 }
                 if groups.has(G_TOP_IPS) {
-                    t.src_ips.add_ref(e, w);
+                    match k.src_codes[0] {
+                        Some(c) => t.src_ips.add_code(c, w),
+                        None => t.src_ips.add_ref(e, w),
+                    }
                 }
             }
         }
@@ -172,7 +206,10 @@ pub(super) fn deep_pass(
                     m.card_dst_ips.insert_hash(*h);
                 }
                 if groups.has(G_TOP_IPS) {
-                    t.dst_ips.add_ref(e, w);
+                    match k.dst_codes[0] {
+                        Some(c) => t.dst_ips.add_code(c, w),
+                        None => t.dst_ips.add_ref(e, w),
+                    }
                 }
             }
         }
@@ -180,14 +217,20 @@ pub(super) fn deep_pass(
             if let Some((e, _)) = &k.src
                 && r.src_port > 0
             {
-                t.src_ip_ports.add((e.clone(), k.sk), w);
+                match k.src_codes[1] {
+                    Some(c) => t.src_ip_ports.add_code(c, w),
+                    None => t.src_ip_ports.add((e.clone(), k.sk), w),
+                }
             }
         }
         Pass::DstIpPort => {
             if let Some((e, _)) = &k.dst
                 && r.dst_port > 0
             {
-                t.dst_ip_ports.add((e.clone(), k.dk), w);
+                match k.dst_codes[1] {
+                    Some(c) => t.dst_ip_ports.add_code(c, w),
+                    None => t.dst_ip_ports.add((e.clone(), k.dk), w),
+                }
             }
         }
         Pass::Tos => {

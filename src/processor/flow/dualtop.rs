@@ -14,17 +14,17 @@
 //! (linear probing, load ≤ 3/4) of 24-byte slots `[code, bytes, packets]`, where the code
 //! is an exact 64-bit encoding of the key ([`TopKey::encode`]: ports, DSCP, interfaces, IPv4
 //! addresses, IPv4 address + port). Keys without one (IPv6 addresses, summaries, names)
-//! get a sequence code from a side map `key → code`, which is what keeps every table exact.
+//! split into a side part that gets a small id from a reference-counted [`SideMap`] and 32
+//! bits kept beside the id (the port of an address:port pair), which is what keeps every
+//! table exact.
 //! Callers may [`DualTop::prefetch`] the slot of a key ahead of its update.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use foldhash::fast::FixedState;
-
 use super::names::{Endpoint, PortKey};
+use super::sidemap::{SharedIds, SideMap};
 use crate::enrich::geo::GeoLocation;
 
 /// Bytes dimension.
@@ -42,21 +42,70 @@ const PURGE_SAMPLE: usize = 1024;
 /// Slot code of an empty slot (never an item's code).
 const EMPTY: u64 = u64::MAX;
 
-/// Codes at or above this come from the side map (exact codes stay below).
+/// Codes at or above this are `SIDE | id << 32 | low` (exact codes stay below): the id
+/// is from the bucket's [`SharedIds`], or with `LOCAL` from the table's own side map.
 const SIDE: u64 = 1 << 63;
+
+/// Marks a side code whose id is the table's own.
+const LOCAL: u64 = 1 << 62;
+
+/// The side id of a side code.
+#[inline]
+fn side_id(code: u64) -> u32 {
+    ((code >> 32) & 0x3fff_ffff) as u32
+}
+
+/// Whether `code` (not `EMPTY`) has an id of the table's own side map.
+#[inline]
+fn is_local(code: u64) -> bool {
+    code & (SIDE | LOCAL) == SIDE | LOCAL
+}
+
+/// The code of a key whose side part has the shared id `id`, with `low` its other bits
+/// (`TopKey::split`).
+#[inline]
+pub fn shared_code(id: u32, low: u32) -> u64 {
+    SIDE | u64::from(id & 0x3fff_ffff) << 32 | u64::from(low)
+}
+
+thread_local! {
+    /// Survivors of a purge (shared by every table of the thread).
+    static SCRATCH: std::cell::RefCell<Vec<[u64; 3]>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Smallest table allocated.
 const MIN_SLOTS: usize = 8;
 
 /// A key of a flow top table.
 pub trait TopKey: Clone + Eq + Hash + Ord {
+    /// What the side map holds for a key without an exact code.
+    type Side: Clone + Eq + Hash + std::fmt::Debug;
     /// An exact code of the key (below 2^63; `decode` gives the key back), when it has one.
     fn encode(&self) -> Option<u64>;
     /// The key of a code `encode` returned.
     fn decode(code: u64) -> Option<Self>;
+    /// For a key without an exact code: its side part and the 32 bits kept in the code.
+    fn split(&self) -> (&Self::Side, u32);
+    /// The key back from `split`.
+    fn join(side: &Self::Side, low: u32) -> Self;
+}
+
+/// `split`/`join` of a key that is its own side part.
+macro_rules! whole_side {
+    () => {
+        type Side = Self;
+        #[inline]
+        fn split(&self) -> (&Self, u32) {
+            (self, 0)
+        }
+        fn join(side: &Self, _: u32) -> Self {
+            side.clone()
+        }
+    };
 }
 
 impl TopKey for u8 {
+    whole_side!();
     #[inline]
     fn encode(&self) -> Option<u64> {
         Some(u64::from(*self))
@@ -67,6 +116,7 @@ impl TopKey for u8 {
 }
 
 impl TopKey for u32 {
+    whole_side!();
     #[inline]
     fn encode(&self) -> Option<u64> {
         Some(u64::from(*self))
@@ -77,6 +127,7 @@ impl TopKey for u32 {
 }
 
 impl TopKey for PortKey {
+    whole_side!();
     #[inline]
     fn encode(&self) -> Option<u64> {
         self.code17().map(u64::from)
@@ -87,6 +138,7 @@ impl TopKey for PortKey {
 }
 
 impl TopKey for Endpoint {
+    whole_side!();
     #[inline]
     fn encode(&self) -> Option<u64> {
         match self {
@@ -110,6 +162,14 @@ pub fn pair_code(e: &Endpoint, p: PortKey) -> Option<u64> {
 }
 
 impl TopKey for (Endpoint, PortKey) {
+    type Side = Endpoint;
+    #[inline]
+    fn split(&self) -> (&Endpoint, u32) {
+        (&self.0, self.1.raw())
+    }
+    fn join(side: &Endpoint, low: u32) -> Self {
+        (side.clone(), PortKey::from_raw(low))
+    }
     #[inline]
     fn encode(&self) -> Option<u64> {
         pair_code(&self.0, self.1)
@@ -125,6 +185,7 @@ impl TopKey for (Endpoint, PortKey) {
 macro_rules! side_only {
     ($($t:ty),*) => {$(
         impl TopKey for $t {
+            whole_side!();
             #[inline]
             fn encode(&self) -> Option<u64> {
                 None
@@ -158,7 +219,7 @@ fn prefetch_line<T>(p: *const T) {
 
 /// The summary.
 #[derive(Clone, Debug)]
-pub struct DualTop<K> {
+pub struct DualTop<K: TopKey> {
     /// `[code, bytes, packets]`, `code == EMPTY` when free. Length 0 or a power of two.
     slots: Vec<[u64; 3]>,
     /// 64 − log2(slots.len()).
@@ -167,9 +228,8 @@ pub struct DualTop<K> {
     capacity: usize,
     offset: [u64; 2],
     evicted: u64,
-    /// Keys without an exact code → their code (`SIDE | n`).
-    side: HashMap<K, u64, FixedState>,
-    next_side: u64,
+    /// Side parts of the keys without an exact code.
+    side: SideMap<K::Side>,
 }
 
 impl<K: TopKey> Default for DualTop<K> {
@@ -181,8 +241,7 @@ impl<K: TopKey> Default for DualTop<K> {
             capacity: CAPACITY,
             offset: [0; 2],
             evicted: 0,
-            side: HashMap::with_hasher(FixedState::default()),
-            next_side: 0,
+            side: SideMap::default(),
         }
     }
 }
@@ -191,17 +250,10 @@ impl<K: TopKey> DualTop<K> {
     /// Adds `w` (bytes, packets) to `item`.
     #[inline]
     pub fn add(&mut self, item: K, w: [u64; 2]) {
-        if w == [0, 0] {
-            return;
-        }
-        let code = match item.encode() {
-            Some(c) => c,
-            None => self.side_code(item),
-        };
-        self.add_code(code, w);
+        self.add_ref(&item, w);
     }
 
-    /// `add` for a borrowed key (cloned only when it has no exact code and is new).
+    /// `add` for a borrowed key (its side part cloned only when new).
     #[inline]
     pub fn add_ref(&mut self, item: &K, w: [u64; 2]) {
         if w == [0, 0] {
@@ -209,10 +261,7 @@ impl<K: TopKey> DualTop<K> {
         }
         let code = match item.encode() {
             Some(c) => c,
-            None => match self.side.get(item) {
-                Some(&c) => c,
-                None => self.side_code(item.clone()),
-            },
+            None => self.side_code(item),
         };
         self.add_code(code, w);
     }
@@ -252,20 +301,39 @@ impl<K: TopKey> DualTop<K> {
         self.evicted
     }
 
-    /// The code of a key without an exact one, assigned when new.
-    fn side_code(&mut self, item: K) -> u64 {
-        let next = &mut self.next_side;
-        *self.side.entry(item).or_insert_with(|| {
-            let c = SIDE | *next;
-            *next += 1;
-            c
-        })
+    /// The code of a key without an exact one (its side id assigned when new).
+    #[inline]
+    fn side_code(&mut self, item: &K) -> u64 {
+        let (side, low) = item.split();
+        let id = self.side.id(side);
+        SIDE | LOCAL | u64::from(id & 0x3fff_ffff) << 32 | u64::from(low)
     }
 
+    /// The key of a code in the table (`shared`: the ids of the table's bucket).
+    fn key_of(&self, code: u64, shared: Option<&SharedIds<K::Side>>) -> Option<K> {
+        if code < SIDE {
+            K::decode(code)
+        } else if is_local(code) {
+            Some(K::join(self.side.key(side_id(code))?, code as u32))
+        } else {
+            Some(K::join(shared?.key(side_id(code))?, code as u32))
+        }
+    }
+
+    /// Adds `w` to the item of `code`: an exact code, or a [`shared_code`] of the ids of
+    /// the table's bucket. A key must always come with the same code.
     #[inline]
-    fn add_code(&mut self, code: u64, w: [u64; 2]) {
-        if self.insert(code, w) && self.len > self.capacity {
-            self.purge();
+    pub fn add_code(&mut self, code: u64, w: [u64; 2]) {
+        if w == [0, 0] {
+            return;
+        }
+        if self.insert(code, w) {
+            if is_local(code) {
+                self.side.hold(side_id(code));
+            }
+            if self.len > self.capacity {
+                self.purge();
+            }
         }
     }
 
@@ -318,22 +386,45 @@ impl<K: TopKey> DualTop<K> {
         }
     }
 
-    /// Adds another summary.
+    /// Adds another summary (of tables that use no shared ids).
     pub fn merge(&mut self, o: &Self) {
-        let keys: HashMap<u64, &K, FixedState> = o.side.iter().map(|(k, &c)| (c, k)).collect();
+        self.merge_with(o, None, None);
+    }
+
+    /// Adds another summary; `o_ids` are the shared ids of `o`'s bucket, `ids` those of
+    /// this table's bucket (side keys get a shared id there when it has room, as records
+    /// do).
+    pub fn merge_with(
+        &mut self,
+        o: &Self,
+        o_ids: Option<&SharedIds<K::Side>>,
+        mut ids: Option<&mut SharedIds<K::Side>>,
+    ) {
         for s in &o.slots {
             let code = match s[0] {
                 EMPTY => continue,
                 c if c < SIDE => c,
-                c => match keys.get(&c) {
-                    Some(k) => match self.side.get(*k) {
-                        Some(&c) => c,
-                        None => self.side_code((*k).clone()),
-                    },
-                    None => continue, // unreachable: every side code has its key
-                },
+                c => {
+                    let side = if is_local(c) {
+                        o.side.key(side_id(c))
+                    } else {
+                        o_ids.and_then(|ids| ids.key(side_id(c)))
+                    };
+                    let Some(side) = side else {
+                        continue; // unreachable: every side code has its key
+                    };
+                    match ids.as_deref_mut().and_then(|ids| ids.id(side)) {
+                        Some(id) => shared_code(id, c as u32),
+                        None => {
+                            let id = self.side.id(side);
+                            SIDE | LOCAL | u64::from(id & 0x3fff_ffff) << 32 | (c & 0xffff_ffff)
+                        }
+                    }
+                }
             };
-            self.insert(code, [s[1], s[2]]);
+            if self.insert(code, [s[1], s[2]]) && is_local(code) {
+                self.side.hold(side_id(code));
+            }
         }
         for d in 0..2 {
             self.offset[d] = self.offset[d].saturating_add(o.offset[d]);
@@ -372,57 +463,45 @@ impl<K: TopKey> DualTop<K> {
                 *m = x;
             }
         }
-        // In place, so the table stays in cache: update weights and free the dropped slots
-        // in one pass, then re-place the survivors in slot order starting after a slot that
-        // was already free (no probe sequence crosses it, so each survivor lands between its
-        // home slot and where it was, behind survivors already placed).
-        let mut dropped_side: Vec<u64> = Vec::new();
-        let mut free = None;
-        let mut live = 0;
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            if s[0] == EMPTY {
-                free.get_or_insert(i);
-                continue;
-            }
-            s[1] = s[1].saturating_sub(median[0]);
-            s[2] = s[2].saturating_sub(median[1]);
-            if s[1] | s[2] == 0 {
-                if s[0] >= SIDE {
-                    dropped_side.push(s[0]);
+        // One branch-free pass subtracts the medians and copies the survivors, in slot
+        // order, to a scratch buffer (live items always have a nonzero weight, free slots
+        // have none, so "both weights zero" is exactly "free or dropped"); then the table is
+        // cleared and the survivors re-placed: at the load left after a purge their probes
+        // are short, and the table stays in cache from the first pass.
+        SCRATCH.with_borrow_mut(|keep| {
+            keep.clear();
+            keep.resize(self.slots.len(), [EMPTY, 0, 0]);
+            let mut n = 0usize;
+            for s in &self.slots {
+                let b = s[1].saturating_sub(median[0]);
+                let p = s[2].saturating_sub(median[1]);
+                if let Some(k) = keep.get_mut(n) {
+                    *k = [s[0], b, p];
                 }
-                s[0] = EMPTY;
-            } else {
-                live += 1;
+                n += usize::from(b | p != 0);
             }
-        }
-        self.len = live;
-        if let Some(start) = free {
+            keep.truncate(n);
+            if !self.side.is_empty() {
+                for s in &self.slots {
+                    if s[0] != EMPTY && is_local(s[0]) && s[1] <= median[0] && s[2] <= median[1] {
+                        self.side.release(side_id(s[0]));
+                    }
+                }
+            }
+            self.slots.fill([EMPTY, 0, 0]);
             let mask = self.slots.len() - 1;
-            for k in 1..=mask {
-                let i = (start + k) & mask;
-                let Some(&s) = self.slots.get(i) else { break };
-                if s[0] == EMPTY {
-                    continue;
-                }
-                let mut j = (spread(s[0]) >> self.shift) as usize;
-                while j != i && self.slots.get(j).is_some_and(|t| t[0] != EMPTY) {
-                    j = (j + 1) & mask;
-                }
-                if j != i {
-                    if let Some(t) = self.slots.get_mut(j) {
-                        *t = s;
+            for k in keep.iter() {
+                let mut i = (spread(k[0]) >> self.shift) as usize;
+                while let Some(t) = self.slots.get_mut(i) {
+                    if t[0] == EMPTY {
+                        *t = *k;
+                        break;
                     }
-                    if let Some(t) = self.slots.get_mut(i) {
-                        *t = [EMPTY, 0, 0];
-                    }
+                    i = (i + 1) & mask;
                 }
             }
-        }
-        if !dropped_side.is_empty() {
-            dropped_side.sort_unstable();
-            self.side
-                .retain(|_, c| dropped_side.binary_search(c).is_err());
-        }
+            self.len = n;
+        });
         for (o, m) in self.offset.iter_mut().zip(median) {
             *o = o.saturating_add(m);
         }
@@ -431,21 +510,27 @@ impl<K: TopKey> DualTop<K> {
 
     /// The top list of dimension `d` with pktvisor's rules (see `sketch::TopN::top`).
     pub fn top(&self, d: usize, count: usize, percentile_threshold: u64) -> Vec<(K, u64)> {
+        self.top_with(d, count, percentile_threshold, None)
+    }
+
+    /// `top` of a table whose bucket's shared ids are `shared`.
+    pub fn top_with(
+        &self,
+        d: usize,
+        count: usize,
+        percentile_threshold: u64,
+        shared: Option<&SharedIds<K::Side>>,
+    ) -> Vec<(K, u64)> {
         if count == 0 || d > 1 {
             return Vec::new();
         }
-        let keys: HashMap<u64, &K, FixedState> = self.side.iter().map(|(k, &c)| (c, k)).collect();
         let off = self.offset[d];
         let mut items: Vec<(K, u64)> = self
             .slots
             .iter()
             .filter(|s| s[0] != EMPTY && s[d + 1] > 0)
             .filter_map(|s| {
-                let k = if s[0] < SIDE {
-                    K::decode(s[0])?
-                } else {
-                    (*keys.get(&s[0])?).clone()
-                };
+                let k = self.key_of(s[0], shared)?;
                 Some((k, s[d + 1].saturating_add(off)))
             })
             .collect();
@@ -472,6 +557,7 @@ impl<K: TopKey> DualTop<K> {
 mod tests {
     use super::*;
     use crate::sketch::TopN;
+    use std::collections::HashMap;
 
     impl<K: TopKey> DualTop<K> {
         /// Every item is reached from its home slot without crossing a free slot, once.
@@ -492,6 +578,15 @@ mod tests {
                 }
             }
             assert_eq!(seen.len(), self.len);
+            // every side id is held by exactly the slots that use it
+            let mut held: HashMap<u32, u32> = HashMap::new();
+            for c in seen.iter().filter(|&&c| is_local(c)) {
+                *held.entry(side_id(*c)).or_default() += 1;
+            }
+            assert_eq!(held.len(), self.side.len());
+            for (id, n) in held {
+                assert_eq!(self.side.refs(id), n, "side id {id}");
+            }
         }
     }
 

@@ -17,6 +17,7 @@ mod deep;
 mod descs;
 pub mod dualtop;
 pub mod names;
+pub mod sidemap;
 mod summary;
 
 use std::collections::HashMap;
@@ -206,12 +207,7 @@ impl Flow {
             };
             kept += 1;
             let w = weights(r, sflow, scaling, groups);
-            let keys = if deep {
-                let (src, dst) = self.endpoints(r);
-                Some(Keys::new(r, src, dst, &naming))
-            } else {
-                None
-            };
+            let endpoints = deep.then(|| self.endpoints(r));
             let geo = deep && groups.has(G_TOP_GEO);
             let (src_geo, dst_geo) = if geo {
                 (self.geo_of(r.src_ip), self.geo_of(r.dst_ip))
@@ -219,13 +215,17 @@ impl Flow {
                 (None, None)
             };
             let b = self.window.live_mut();
+            let keys = endpoints.map(|(src, dst)| Keys::new(r, src, dst, &naming, &mut b.ids));
             let d = b.device(dev);
+            let mut slots = [None; 2];
             for (dir, idx) in [(0usize, i), (1usize, o)] {
                 let Some(idx) = idx else { continue };
                 if deep && groups.has(G_TOP_INTERFACES) {
                     d.top_if[dir].add(idx, w);
                 }
-                let m = d.interface(idx);
+                let slot = d.slot(idx);
+                slots[dir] = Some(slot);
+                let Some(m) = d.at_mut(slot) else { continue };
                 if groups.has(G_COUNTERS) {
                     count(m, dir, r, w);
                 }
@@ -245,7 +245,7 @@ impl Flow {
                     r: *r,
                     w,
                     keys,
-                    ifs: [i, o],
+                    slots,
                 });
             }
         }
@@ -256,8 +256,8 @@ impl Flow {
             // the top tables are large and touched at random: load the slots of the records
             // PREFETCH_AHEAD ahead while updating this one
             let ahead = |d: &DeviceMetrics, job: &DeepWork| {
-                for (dir, idx) in job.ifs.iter().enumerate() {
-                    if let Some(m) = idx.and_then(|i| d.interfaces.get(&i)) {
+                for (dir, slot) in job.slots.iter().enumerate() {
+                    if let Some(m) = slot.and_then(|s| d.at(s)) {
                         deep::prefetch(m, dir, job, groups);
                     }
                 }
@@ -269,9 +269,10 @@ impl Flow {
                 if let Some(next) = deep_work.get(n + PREFETCH_AHEAD) {
                     ahead(d, next);
                 }
-                for (dir, idx) in job.ifs.iter().enumerate() {
-                    let Some(idx) = idx else { continue };
-                    let m = d.interface(*idx);
+                for (dir, slot) in job.slots.iter().enumerate() {
+                    let Some(m) = slot.and_then(|s| d.at_mut(s)) else {
+                        continue;
+                    };
                     for pass in Pass::ALL {
                         if pass.enabled(groups) {
                             deep_pass(pass, m, dir, job, groups, &naming);
@@ -378,12 +379,23 @@ impl Processor for Flow {
     }
 
     fn tables(&self) -> Vec<TableStat> {
-        vec![TableStat {
+        let mut stats = vec![TableStat {
             name: "flow_ip_summaries",
             len: self.summaries.len(),
             limit: SUMMARY_CACHE,
             evicted: self.summary_resets,
-        }]
+        }];
+        // the live bucket's shared endpoint ids (a new bucket starts them afresh)
+        if let Ok(b) = self.window.bucket(0) {
+            let ids = &b.metrics.ids;
+            stats.push(TableStat {
+                name: "flow_endpoint_ids",
+                len: ids.len(),
+                limit: ids.limit(),
+                evicted: ids.refused(),
+            });
+        }
+        stats
     }
 
     fn finish(&mut self) {

@@ -34,6 +34,18 @@ impl PortKey {
         (id < 1 << 16).then_some((1 << 16) | id)
     }
 
+    /// The key as its raw bits (side codes of the top tables keep them).
+    #[inline]
+    pub(super) fn raw(self) -> u32 {
+        self.0
+    }
+
+    /// The key back from `raw`.
+    #[inline]
+    pub(super) fn from_raw(bits: u32) -> PortKey {
+        PortKey(bits)
+    }
+
     /// The key back from `code17`.
     #[inline]
     pub(super) fn from_code17(c: u32) -> PortKey {

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use super::sidemap::SharedIds;
 use super::*;
 use crate::config::value::ConfigValue;
 use crate::export::prometheus::PromWriter;
@@ -353,4 +354,89 @@ fn huge_counts_saturate_instead_of_overflowing() {
     let i = &d["192.0.2.254"]["interfaces"]["1"];
     assert_eq!(i["in_bytes"], u64::MAX);
     assert_eq!(i["out_packets"], u64::MAX);
+}
+
+/// IPv6 endpoints take ids shared by the bucket's tables; once the ids are full they fall
+/// back to each table's own side map, and merging buckets translates both kinds. Every
+/// path must give the same top lists, bucket by bucket and over the window.
+#[test]
+fn shared_endpoint_ids_and_their_fallback_give_identical_results() {
+    let minute = |m: i64| Timespec::new(1_700_000_000 + 60 * m, 0);
+    let records = |minute: u32| -> Vec<FlowRecord> {
+        (0..120u32)
+            .map(|i| {
+                let a = (i * 7 + minute) % 40;
+                let b = (i * 11 + 3) % 40;
+                let mut r = rec(
+                    &format!("2001:db8::{a:x}"),
+                    40000 + (i % 9) as u16,
+                    &format!("2001:db8:1::{b:x}"),
+                    [53u16, 443, 80][(i % 3) as usize],
+                    [6u8, 17][(i % 2) as usize],
+                    1 + i % 2,
+                    2 - i % 2,
+                );
+                r.bytes = u64::from(100 + i * 13);
+                r.packets = u64::from(1 + i % 5);
+                r
+            })
+            .collect()
+    };
+    let run = |limit: Option<usize>| -> Vec<Value> {
+        let mut c = cfg("");
+        c.set("num_periods", ConfigValue::U64(2));
+        let mut p = Flow::new(&c, &ProcessorContext::default()).unwrap();
+        for m in 0..2 {
+            p.window.observe(minute(m.into()));
+            if let Some(l) = limit {
+                p.window.live_mut().ids = SharedIds::with_limit(l);
+            }
+            let recs = records(m);
+            let f = FlowDatagram {
+                device: ip("192.0.2.254"),
+                exporter: ip("192.0.2.254"),
+                ts: minute(m.into()),
+                export_time: None,
+                protocol: NF,
+                records: &recs,
+            };
+            p.handle(&Event::Flow(&f));
+        }
+        if let Some(l) = limit {
+            let ids = &p.window.bucket(0).unwrap().metrics.ids;
+            assert_eq!(ids.len(), l);
+            assert!(ids.refused() > 0, "the bound was reached");
+        }
+        [Select::Bucket(0), Select::Bucket(1), Select::Window(2)]
+            .into_iter()
+            .map(|sel| {
+                let snap = p.snapshot(sel, minute(2)).unwrap();
+                crate::export::json::snapshot_value(snap.as_ref())["flow"]["devices"].clone()
+            })
+            .collect()
+    };
+    let shared = run(None);
+    // the window equals one bucket that saw both minutes' records
+    let mut p = Flow::new(&cfg(""), &ProcessorContext::default()).unwrap();
+    for m in 0..2 {
+        let recs = records(m);
+        let f = FlowDatagram {
+            device: ip("192.0.2.254"),
+            exporter: ip("192.0.2.254"),
+            ts: minute(0),
+            export_time: None,
+            protocol: NF,
+            records: &recs,
+        };
+        p.handle(&Event::Flow(&f));
+    }
+    let whole = p.snapshot(Select::Bucket(0), minute(1)).unwrap();
+    let whole = crate::export::json::snapshot_value(whole.as_ref())["flow"]["devices"].clone();
+    assert_eq!(shared[2], whole);
+    let top = &shared[2]["192.0.2.254"]["interfaces"]["1"]["top_in_src_ip_ports_bytes"];
+    assert_eq!(top.as_array().map(Vec::len), Some(10), "{top}");
+    assert!(top.to_string().contains("2001:db8::"), "{top}");
+    for limit in [0, 3, 30] {
+        assert_eq!(run(Some(limit)), shared, "ids bounded at {limit}");
+    }
 }
