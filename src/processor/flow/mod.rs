@@ -78,6 +78,10 @@ pub struct Flow {
     geo: GeoLookup,
     summaries: HashMap<IpAddr, Endpoint, FixedState>,
     summary_resets: u64,
+    /// Whether addresses are summarized (`cfg.summary.active()`, read once).
+    summarizing: bool,
+    /// The deep work of a datagram (kept between datagrams for its allocation).
+    deep_buf: Vec<DeepWork>,
 }
 
 impl Flow {
@@ -96,6 +100,7 @@ impl Flow {
             ports: PortNames::new(&ctx.services, fc.fold_dynamic_ports),
             devices: fc.devices.clone(),
         });
+        let summarizing = fc.summary.active();
         Ok(Flow {
             window: Window::new(settings),
             groups,
@@ -104,6 +109,8 @@ impl Flow {
             geo: ctx.geo.lookup(ctx.geo_cache_size),
             summaries: HashMap::with_hasher(FixedState::default()),
             summary_resets: 0,
+            summarizing,
+            deep_buf: Vec::new(),
         })
     }
 
@@ -199,7 +206,8 @@ impl Flow {
             }
             b.device(dev);
         }
-        let mut deep_work: Vec<DeepWork> = Vec::new();
+        let mut deep_work = std::mem::take(&mut self.deep_buf);
+        deep_work.clear();
         for r in f.records {
             let Some((i, o)) = self.filter(dev, r) else {
                 filtered += 1;
@@ -281,6 +289,7 @@ impl Flow {
                 }
             }
         }
+        self.deep_buf = deep_work;
         if groups.has(G_COUNTERS) {
             let d = self.window.live_mut().device(dev);
             d.total += kept;
@@ -309,7 +318,7 @@ impl Flow {
     }
 
     fn summarize(&mut self, ip: IpAddr) -> Endpoint {
-        if !self.cfg.summary.active() {
+        if !self.summarizing {
             return Endpoint::Ip(ip);
         }
         if let Some(e) = self.summaries.get(&ip) {
