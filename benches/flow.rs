@@ -1,6 +1,7 @@
 //! Criterion benchmarks of flow decoding and aggregation: NetFlow v9 and IPFIX datagrams
 //! (templates first, then 30 records per datagram, with a realistic spread of hosts, ports,
-//! protocols and interfaces, generated here deterministically) through `FlowDecoder` alone,
+//! protocols and interfaces, a fifth of the datagrams IPv6, generated here
+//! deterministically) through `FlowDecoder` alone,
 //! and through the decoder and the flow processor with its default groups (and with
 //! `top_ips_ports` off, the most expensive group on high-cardinality traffic).
 
@@ -39,7 +40,31 @@ const FIELDS: [(u16, u16); 10] = [
     (1, 8),
     (2, 8),
 ];
+/// The IPv6 template: the same fields with IPv6 addresses (27, 28).
+const FIELDS6: [(u16, u16); 10] = [
+    (27, 16),
+    (28, 16),
+    (7, 2),
+    (11, 2),
+    (4, 1),
+    (5, 1),
+    (10, 4),
+    (14, 4),
+    (1, 8),
+    (2, 8),
+];
 const PER_DATAGRAM: usize = 30;
+
+fn template(sets: &mut Vec<u8>, ipfix: bool, id: u16, fields: &[(u16, u16)]) {
+    sets.extend_from_slice(&(if ipfix { 2u16 } else { 0 }).to_be_bytes());
+    sets.extend_from_slice(&(8 + 4 * fields.len() as u16).to_be_bytes());
+    sets.extend_from_slice(&id.to_be_bytes());
+    sets.extend_from_slice(&(fields.len() as u16).to_be_bytes());
+    for (fid, len) in fields {
+        sets.extend_from_slice(&fid.to_be_bytes());
+        sets.extend_from_slice(&len.to_be_bytes());
+    }
+}
 
 fn datagram(
     ipfix: bool,
@@ -47,26 +72,30 @@ fn datagram(
     with_template: bool,
     rng: &mut Rng,
     hosts: &[[u8; 4]],
+    hosts6: &[[u8; 16]],
 ) -> Vec<u8> {
     let mut sets = Vec::new();
     if with_template {
-        sets.extend_from_slice(&(if ipfix { 2u16 } else { 0 }).to_be_bytes());
-        sets.extend_from_slice(&(8 + 4 * FIELDS.len() as u16).to_be_bytes());
-        sets.extend_from_slice(&256u16.to_be_bytes());
-        sets.extend_from_slice(&(FIELDS.len() as u16).to_be_bytes());
-        for (id, len) in FIELDS {
-            sets.extend_from_slice(&id.to_be_bytes());
-            sets.extend_from_slice(&len.to_be_bytes());
-        }
+        template(&mut sets, ipfix, 256, &FIELDS);
+        template(&mut sets, ipfix, 257, &FIELDS6);
     }
+    let v6 = rng.below(5) == 0;
     let mut body = Vec::new();
     for _ in 0..PER_DATAGRAM {
-        // Zipf-like popularity: a squared uniform picks low indexes more often
-        let pick = |rng: &mut Rng| {
-            let u = rng.below(1 << 16) as f64 / 65536.0;
-            hosts[((u * u) * hosts.len() as f64) as usize]
-        };
-        let (s, d) = (pick(rng), pick(rng));
+        if v6 {
+            // uniform over the IPv6 hosts
+            body.extend_from_slice(&hosts6[rng.below(hosts6.len() as u64) as usize]);
+            body.extend_from_slice(&hosts6[rng.below(hosts6.len() as u64) as usize]);
+        } else {
+            // Zipf-like popularity: a squared uniform picks low indexes more often
+            let pick = |rng: &mut Rng| {
+                let u = rng.below(1 << 16) as f64 / 65536.0;
+                hosts[((u * u) * hosts.len() as f64) as usize]
+            };
+            let (s, d) = (pick(rng), pick(rng));
+            body.extend_from_slice(&s);
+            body.extend_from_slice(&d);
+        }
         let proto = [6u8, 6, 6, 17, 17, 1][rng.below(6) as usize];
         let service = [53u16, 443, 80, 123, 22][rng.below(5) as usize];
         let (sp, dp) = match proto {
@@ -75,8 +104,6 @@ fn datagram(
             _ => (service, 1024 + rng.below(64000) as u16),
         };
         let pk = 1 + rng.below(200);
-        body.extend_from_slice(&s);
-        body.extend_from_slice(&d);
         body.extend_from_slice(&sp.to_be_bytes());
         body.extend_from_slice(&dp.to_be_bytes());
         body.push(proto);
@@ -86,7 +113,7 @@ fn datagram(
         body.extend_from_slice(&(pk * (40 + rng.below(1460))).to_be_bytes());
         body.extend_from_slice(&pk.to_be_bytes());
     }
-    sets.extend_from_slice(&256u16.to_be_bytes());
+    sets.extend_from_slice(&(if v6 { 257u16 } else { 256 }).to_be_bytes());
     sets.extend_from_slice(&(4 + body.len() as u16).to_be_bytes());
     sets.extend_from_slice(&body);
     let mut out = Vec::new();
@@ -117,6 +144,16 @@ fn datagrams(n: usize) -> Vec<(IpAddr, Vec<u8>)> {
             [10, v as u8, (v >> 8) as u8, 1 + (v >> 16) as u8 % 254]
         })
         .collect();
+    let hosts6: Vec<[u8; 16]> = (0..1000)
+        .map(|_| {
+            let (a, b) = (rng.next(), rng.next());
+            let mut h = [0u8; 16];
+            h[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+            h[4..12].copy_from_slice(&a.to_be_bytes());
+            h[12..].copy_from_slice(&b.to_be_bytes()[..4]);
+            h
+        })
+        .collect();
     (0..n)
         .map(|i| {
             let ipfix = i % 2 == 1;
@@ -124,7 +161,14 @@ fn datagrams(n: usize) -> Vec<(IpAddr, Vec<u8>)> {
             let exporter = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1 + ipfix as u8));
             (
                 exporter,
-                datagram(ipfix, seq, seq.is_multiple_of(1000), &mut rng, &hosts),
+                datagram(
+                    ipfix,
+                    seq,
+                    seq.is_multiple_of(1000),
+                    &mut rng,
+                    &hosts,
+                    &hosts6,
+                ),
             )
         })
         .collect()
@@ -147,6 +191,18 @@ fn bench(c: &mut Criterion) {
     let dgs = datagrams(20_000);
     let records = (dgs.len() * PER_DATAGRAM) as u64;
     let ts = Timespec::new(1_700_000_000, 0);
+    // every generated record decodes (both templates reach the decoder first)
+    let mut dec = FlowDecoder::new(FlowType::Netflow);
+    let mut decoded = 0usize;
+    for (ip, d) in &dgs {
+        if let Some(f) = dec.decode(*ip, d, ts) {
+            decoded += f.records.len();
+        }
+    }
+    assert_eq!(
+        decoded as u64, records,
+        "generated records that did not decode"
+    );
     let mut g = c.benchmark_group("flow");
     g.throughput(Throughput::Elements(records));
     g.sample_size(10);
