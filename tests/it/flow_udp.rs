@@ -260,7 +260,11 @@ fn pmacctd_exports_live_to_the_listener() {
                 .arg(&conf)
                 .output()
                 .expect("pmacctd runs");
-            assert!(out.status.success(), "{name}: pmacctd: {out:?}");
+            // (its exit status is not checked: when the plugin finishes its flush before the
+            // core notices, pmacctd logs "connection lost" and exits 1; the totals below
+            // show whether everything was exported)
+            let log = String::from_utf8_lossy(&out.stderr);
+            assert!(log.contains("Exporting flows to"), "{name}: pmacctd: {log}");
             None
         });
         assert!(s.datagrams > 0, "{name}: nothing arrived: {s:?}");
