@@ -41,18 +41,12 @@ const FIELDS: [(u16, u16); 10] = [
     (2, 8),
 ];
 /// The IPv6 template: the same fields with IPv6 addresses (27, 28).
-const FIELDS6: [(u16, u16); 10] = [
-    (27, 16),
-    (28, 16),
-    (7, 2),
-    (11, 2),
-    (4, 1),
-    (5, 1),
-    (10, 4),
-    (14, 4),
-    (1, 8),
-    (2, 8),
-];
+const FIELDS6: [(u16, u16); 10] = {
+    let mut f = FIELDS;
+    f[0] = (27, 16);
+    f[1] = (28, 16);
+    f
+};
 const PER_DATAGRAM: usize = 30;
 
 fn template(sets: &mut Vec<u8>, ipfix: bool, id: u16, fields: &[(u16, u16)]) {

@@ -353,6 +353,37 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
     }
 }
 
+/// Opens a receiver with `open`, retrying with backoff while it fails and the stream runs:
+/// each failure is logged as `what` and shown in the stream's status, and an open after
+/// failures counts as a restart. None when the stream stopped first.
+fn open_retrying<T, E: std::fmt::Display>(
+    what: &str,
+    stop: &AtomicBool,
+    status: &StreamStatus,
+    attempt: &mut u32,
+    mut open: impl FnMut() -> Result<T, E>,
+) -> Option<T> {
+    while !stop.load(Ordering::SeqCst) {
+        match open() {
+            Ok(receiver) => {
+                if *attempt > 0 {
+                    status.restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                *attempt = 0;
+                status.set_error(None);
+                return Some(receiver);
+            }
+            Err(e) => {
+                tracing::warn!("{what}: {e}; retrying");
+                status.set_error(Some(e.to_string()));
+                sleep_unless_stopped(backoff(*attempt), stop);
+                *attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+    None
+}
+
 fn send_batch(
     batch: &mut Batch,
     tx: &SyncSender<Data>,
@@ -430,22 +461,10 @@ fn live_loop(
     status: &StreamStatus,
 ) {
     let mut attempt = 0u32;
-    while !stop.load(Ordering::SeqCst) {
-        let mut cap = match LiveCapture::open(cfg) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("capture on {}: {e}; retrying", cfg.iface);
-                status.set_error(Some(e.to_string()));
-                sleep_unless_stopped(backoff(attempt), stop);
-                attempt = attempt.saturating_add(1);
-                continue;
-            }
-        };
-        if attempt > 0 {
-            status.restarts.fetch_add(1, Ordering::Relaxed);
-        }
-        attempt = 0;
-        status.set_error(None);
+    let what = format!("capture on {}", cfg.iface);
+    while let Some(mut cap) =
+        open_retrying(&what, stop, status, &mut attempt, || LiveCapture::open(cfg))
+    {
         status.running.store(true, Ordering::SeqCst);
         let mut batch = recycle.try_recv().unwrap_or_default();
         let mut last_stats = Instant::now();
@@ -481,21 +500,9 @@ fn flow_loop(
     status: &StreamStatus,
 ) {
     let mut attempt = 0u32;
-    while !stop.load(Ordering::SeqCst) {
-        let listener = match FlowUdpListener::bind(input) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!("flow listener: {e}; retrying");
-                status.set_error(Some(e.to_string()));
-                sleep_unless_stopped(backoff(attempt), stop);
-                attempt = attempt.saturating_add(1);
-                continue;
-            }
-        };
-        if attempt > 0 {
-            status.restarts.fetch_add(1, Ordering::Relaxed);
-        }
-        status.set_error(None);
+    while let Some(listener) = open_retrying("flow listener", stop, status, &mut attempt, || {
+        FlowUdpListener::bind(input)
+    }) {
         if let Ok(mut g) = status.flow.lock() {
             *g = Some(listener.stats());
         }
@@ -542,53 +549,40 @@ fn dnstap_loop(
         }
     };
     let mut attempt = 0u32;
-    while !stop.load(Ordering::SeqCst) {
-        let listener = match ListenerConfig::from_input(input) {
-            Ok(cfg) => rt.block_on(DnstapListener::bind(cfg)),
-            Err(e) => Err(e),
-        };
-        let listener = match listener {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!("dnstap listener: {e}; retrying");
-                status.set_error(Some(e.to_string()));
-                sleep_unless_stopped(backoff(attempt), stop);
-                attempt = attempt.saturating_add(1);
-                continue;
-            }
-        };
-        status.set_error(None);
-        if let Ok(mut g) = status.dnstap.lock() {
-            *g = Some(listener.stats());
-        }
-        status.running.store(true, Ordering::SeqCst);
-        let (btx, mut brx) = tokio::sync::mpsc::channel::<DnstapBatch>(64);
-        let token = tokio_util::sync::CancellationToken::new();
-        let task = rt.spawn(listener.run(btx, token.clone()));
-        {
-            let stop = stop.clone();
-            let token = token.clone();
-            rt.spawn(async move {
-                while !stop.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                token.cancel();
-            });
-        }
-        while let Some(batch) = brx.blocking_recv() {
-            status
-                .packets
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            status.queue_depth.fetch_add(1, Ordering::Relaxed);
-            if tx.send(Data::Dnstap(batch)).is_err() {
-                token.cancel();
-                break;
-            }
-        }
-        let _ = rt.block_on(task);
-        status.running.store(false, Ordering::SeqCst);
+    let Some(listener) = open_retrying("dnstap listener", stop, status, &mut attempt, || {
+        ListenerConfig::from_input(input).and_then(|cfg| rt.block_on(DnstapListener::bind(cfg)))
+    }) else {
         return;
+    };
+    if let Ok(mut g) = status.dnstap.lock() {
+        *g = Some(listener.stats());
     }
+    status.running.store(true, Ordering::SeqCst);
+    let (btx, mut brx) = tokio::sync::mpsc::channel::<DnstapBatch>(64);
+    let token = tokio_util::sync::CancellationToken::new();
+    let task = rt.spawn(listener.run(btx, token.clone()));
+    {
+        let stop = stop.clone();
+        let token = token.clone();
+        rt.spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            token.cancel();
+        });
+    }
+    while let Some(batch) = brx.blocking_recv() {
+        status
+            .packets
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        status.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if tx.send(Data::Dnstap(batch)).is_err() {
+            token.cancel();
+            break;
+        }
+    }
+    let _ = rt.block_on(task);
+    status.running.store(false, Ordering::SeqCst);
 }
 
 fn file_loop(

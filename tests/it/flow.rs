@@ -45,10 +45,10 @@ fn flow_of(file: &Path, kind: &str) -> Value {
     doc["1m"]["flow"].clone()
 }
 
-/// Totals of one interface direction as (packets, bytes).
-fn dir_totals(flow: &Value, dir: &str) -> BTreeMap<String, (u64, u64)> {
+/// Totals of one interface direction as (packets, bytes), from a flow handler's `devices`.
+pub(crate) fn dir_totals(devices: &Value, dir: &str) -> BTreeMap<String, (u64, u64)> {
     let mut out = BTreeMap::new();
-    for dev in flow["devices"].as_object().expect("devices").values() {
+    for dev in devices.as_object().expect("devices").values() {
         for (name, i) in dev["interfaces"].as_object().expect("interfaces") {
             let e = out.entry(name.clone()).or_insert((0, 0));
             e.0 += i[format!("{dir}_packets")].as_u64().unwrap_or(0);
@@ -62,34 +62,48 @@ fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
+/// What the collector stored for fixture capture `name` (`fixtures/flow/expected/`).
+pub(crate) fn expected(name: &str) -> Value {
+    let path = own_fixture(&format!("flow/expected/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("expected json")).expect("json")
+}
+
+/// A flow handler's `devices` against the collector's totals of capture `name`: records per
+/// exporter, packets and bytes per interface and direction.
+pub(crate) fn assert_collector_totals(name: &str, devices: &Value, want: &Value) {
+    let exporters = want["exporters"].as_object().expect("exporters");
+    let got = devices.as_object().expect("devices");
+    assert_eq!(got.len(), exporters.len(), "{name}: devices");
+    for (ip, e) in exporters {
+        assert_eq!(
+            got[ip]["records_flows"], e["records"],
+            "{name}: {ip} records"
+        );
+    }
+    for (dir, key) in [("in", "in_interfaces"), ("out", "out_interfaces")] {
+        let exp: BTreeMap<String, (u64, u64)> = want[key]
+            .as_object()
+            .expect("interfaces")
+            .iter()
+            .map(|(k, v)| (k.clone(), (u(&v["packets"]), u(&v["bytes"]))))
+            .collect();
+        assert_eq!(
+            dir_totals(devices, dir),
+            exp,
+            "{name}: {dir} interfaces (packets, bytes)"
+        );
+    }
+}
+
 #[test]
 fn exports_match_the_collectors_totals() {
     for (name, kind) in CAPTURES {
-        let want: Value = serde_json::from_str(
-            &std::fs::read_to_string(own_fixture(&format!("flow/expected/{name}.json")))
-                .expect("expected json"),
-        )
-        .expect("json");
+        let want = expected(name);
         let flow = flow_of(&own_fixture(&format!("flow/{name}")), kind);
+        assert_collector_totals(name, &flow["devices"], &want);
         let devices = flow["devices"].as_object().expect("devices");
-        let exporters = want["exporters"].as_object().expect("exporters");
-        assert_eq!(devices.len(), exporters.len(), "{name}: devices");
-        for (ip, e) in exporters {
-            assert_eq!(
-                devices[ip]["records_flows"], e["records"],
-                "{name}: {ip} records"
-            );
+        for ip in want["exporters"].as_object().expect("exporters").keys() {
             assert_eq!(devices[ip]["records_filtered"], 0, "{name}: {ip} filtered");
-        }
-        for (dir, key) in [("in", "in_interfaces"), ("out", "out_interfaces")] {
-            let got = dir_totals(&flow, dir);
-            let exp: BTreeMap<String, (u64, u64)> = want[key]
-                .as_object()
-                .expect("interfaces")
-                .iter()
-                .map(|(k, v)| (k.clone(), (u(&v["packets"]), u(&v["bytes"]))))
-                .collect();
-            assert_eq!(got, exp, "{name}: {dir} interfaces (packets, bytes)");
         }
         // per protocol and IP version (summed over interfaces, input side)
         let sum = |field: &str| -> u64 {
@@ -257,7 +271,7 @@ fn tshark_sflow(file: &Path) -> TsharkFacts {
 fn ours(flow: &Value) -> TsharkFacts {
     let devices = flow["devices"].as_object().expect("devices");
     let records = devices.values().map(|d| u(&d["records_flows"])).sum();
-    let t = dir_totals(flow, "in");
+    let t = dir_totals(&flow["devices"], "in");
     let packets = t.values().map(|v| v.0).sum();
     let bytes = t.values().map(|v| v.1).sum();
     let by_if = t

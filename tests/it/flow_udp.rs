@@ -6,7 +6,6 @@
 //! exporting live to the listener from a capture of real traffic, checked against tshark's
 //! reading of that capture.
 
-use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
@@ -24,6 +23,7 @@ use pktvisor::time::Timespec;
 use serde_json::Value;
 
 use crate::common::own_fixture;
+use crate::flow::{assert_collector_totals, dir_totals, expected};
 
 const CAPTURES: [(&str, FlowType); 6] = [
     ("pmacct-nf5.pcap", FlowType::Netflow),
@@ -125,18 +125,9 @@ fn listen_while(
     (devices, stats.snapshot())
 }
 
-fn u(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
 #[test]
 fn listener_totals_match_the_collectors() {
     for (name, flow_type) in CAPTURES {
-        let want: Value = serde_json::from_str(
-            &std::fs::read_to_string(own_fixture(&format!("flow/expected/{name}.json")))
-                .expect("expected json"),
-        )
-        .expect("json");
         let payloads: Vec<Vec<u8>> = read_udp_payloads(&own_fixture(&format!("flow/{name}")), None)
             .expect("fixture capture")
             .into_iter()
@@ -154,32 +145,7 @@ fn listener_totals_match_the_collectors() {
             s.bytes,
             payloads.iter().map(|p| p.len() as u64).sum::<u64>()
         );
-        let devices = devices.as_object().expect("devices");
-        let exporters = want["exporters"].as_object().expect("exporters");
-        assert_eq!(devices.len(), exporters.len(), "{name}: devices");
-        for (ip, e) in exporters {
-            assert_eq!(
-                devices[ip]["records_flows"], e["records"],
-                "{name}: {ip} records"
-            );
-        }
-        for (dir, key) in [("in", "in_interfaces"), ("out", "out_interfaces")] {
-            let mut got: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-            for dev in devices.values() {
-                for (ifname, i) in dev["interfaces"].as_object().expect("interfaces") {
-                    let e = got.entry(ifname.clone()).or_default();
-                    e.0 += i[format!("{dir}_packets")].as_u64().unwrap_or(0);
-                    e.1 += i[format!("{dir}_bytes")].as_u64().unwrap_or(0);
-                }
-            }
-            let exp: BTreeMap<String, (u64, u64)> = want[key]
-                .as_object()
-                .expect("interfaces")
-                .iter()
-                .map(|(k, v)| (k.clone(), (u(&v["packets"]), u(&v["bytes"]))))
-                .collect();
-            assert_eq!(got, exp, "{name}: {dir} interfaces (packets, bytes)");
-        }
+        assert_collector_totals(name, &devices, &expected(name));
     }
 }
 
@@ -208,18 +174,6 @@ fn tshark_ip_totals(capture: &Path) -> [(u64, u64); 2] {
         }
     }
     totals
-}
-
-/// Packets and bytes counted on the input side of every interface of every device.
-fn in_totals(devices: &Value) -> (u64, u64) {
-    let mut t = (0, 0);
-    for dev in devices.as_object().expect("devices").values() {
-        for i in dev["interfaces"].as_object().expect("interfaces").values() {
-            t.0 += i["in_packets"].as_u64().unwrap_or(0);
-            t.1 += i["in_bytes"].as_u64().unwrap_or(0);
-        }
-    }
-    t
 }
 
 /// pmacctd reads a capture of real resolver traffic (`fixtures/dnstap/unbound.pcap`: UDP
@@ -273,7 +227,9 @@ fn pmacctd_exports_live_to_the_listener() {
             (0, 0, 0),
             "{name}"
         );
-        let (got_packets, got_bytes) = in_totals(&devices);
+        let (got_packets, got_bytes) = dir_totals(&devices, "in")
+            .values()
+            .fold((0, 0), |t, v| (t.0 + v.0, t.1 + v.1));
         assert_eq!(got_packets, packets, "{name}: packets; {devices}");
         assert_eq!(got_bytes, bytes, "{name}: bytes");
     }
