@@ -6,7 +6,8 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pktvisor::config::value::{ConfigMap, ConfigValue};
 use pktvisor::decode::Decoder;
-use pktvisor::processor::{self, Event, ProcessorContext};
+use pktvisor::event::Event;
+use pktvisor::processor::{self, ProcessorContext};
 use pktvisor::receiver::pcap_file::PcapFileReader;
 use pktvisor::time::Timespec;
 

@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pktvisor::config::value::{ConfigMap, ConfigValue};
-use pktvisor::processor::{self, Event, ProcessorContext};
+use pktvisor::event::Event;
+use pktvisor::processor::{self, ProcessorContext};
 use pktvisor::receiver::flow::{FlowDecoder, FlowType};
 use pktvisor::time::Timespec;
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use pktvisor::receiver::dnstap::map::MsgType;
+use pktvisor::event::MsgType;
 use pktvisor::receiver::dnstap::{DnstapListener, ListenerConfig, TcpSpec};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -14,7 +14,8 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use pktvisor::config::value::{ConfigMap, ConfigValue};
-use pktvisor::processor::{self, Event, ProcessorContext};
+use pktvisor::event::Event;
+use pktvisor::processor::{self, ProcessorContext};
 use pktvisor::receiver::flow::udp::{FlowUdpListener, ListenOptions, decode_batch};
 use pktvisor::receiver::flow::{FlowDecoder, FlowInput, FlowSource, FlowType};
 use pktvisor::time::Timespec;

@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use pktvisor::config::hostspec::HostSpec;
 use pktvisor::decode::Decoder;
 use pktvisor::decode::tcp_stream::{PortSet, TcpReassembler};
-use pktvisor::processor::{self, Event, ProcessorContext};
+use pktvisor::processor::{self, ProcessorContext};
+use pktvisor::event::Event;
 use pktvisor::time::Timespec;
 
 const LINKTYPES: [u16; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];

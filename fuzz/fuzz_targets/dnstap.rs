@@ -8,7 +8,8 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use pktvisor::config::value::{ConfigMap, ConfigValue};
-use pktvisor::processor::{self, Event, Processor, ProcessorContext};
+use pktvisor::processor::{self, Processor, ProcessorContext};
+use pktvisor::event::Event;
 use pktvisor::receiver::dnstap::HostFilter;
 use pktvisor::receiver::dnstap::fstrm::{DNSTAP_CONTENT_TYPE, Frame, FrameCodec};
 use pktvisor::receiver::dnstap::map::{DnstapEvent, decode_frame};

@@ -16,12 +16,14 @@ use std::time::{Duration, Instant};
 
 use crate::config::hostspec::HostSpec;
 use crate::decode::tcp_stream::PortSet;
+use crate::event::DnstapEvent;
+use crate::event::{CaptureStats, Event, Topology};
 use crate::export::otlp::HandlerReading;
-use crate::processor::{CaptureStats, Event, Select, TableStat, Topology};
+use crate::metric::TableStat;
+use crate::processor::Select;
 use crate::receiver::batch::Batch;
 use crate::receiver::dnstap::filter::HostFilter;
 use crate::receiver::dnstap::listener::{DnstapBatch, DnstapListener, ListenerConfig};
-use crate::receiver::dnstap::map::DnstapEvent;
 use crate::receiver::dnstap::stats::ListenerStats;
 use crate::receiver::flow::FlowDecoder;
 use crate::receiver::flow::udp::{

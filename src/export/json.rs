@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::numfmt::{json_f64, to_string_f64};
-use super::{Desc, MetricSink, QUANTILES, Scope, Snapshot, TopEntry};
+use crate::metric::{Desc, MetricSink, QUANTILES, Scope, Snapshot, TopEntry};
 use crate::sketch::{Distribution, Rate, histogram};
 
 /// A sink writing into one handler object.

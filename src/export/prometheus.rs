@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use super::numfmt::{prom_f64, to_string_f64};
-use super::{Desc, MetricSink, QUANTILES, Scope, Snapshot, TopEntry};
+use crate::metric::{Desc, MetricSink, QUANTILES, Scope, Snapshot, TopEntry};
 use crate::sketch::{Distribution, Rate, histogram};
 
 type Labels = BTreeMap<String, String>;
@@ -252,7 +252,7 @@ impl MetricSink for PromSink<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::Period;
+    use crate::metric::Period;
     use std::any::Any;
 
     #[derive(Clone)]

@@ -13,10 +13,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::value::ConfigMap;
 use crate::decode::{L4, PacketInfo};
-use crate::export::{Desc, MetricSink, Scope, Snapshot};
+use crate::event::Event;
+use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Event, Processor, Select, time_event};
+use crate::processor::{BuildError, Processor, Select, time_event};
 use crate::sketch::{Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};

@@ -10,10 +10,11 @@
 //! reports the newest bucket's counts.
 
 use crate::config::value::ConfigMap;
-use crate::export::{Desc, MetricSink, Scope, Snapshot};
+use crate::event::{Event, Topology};
+use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::GroupSet;
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Event, Processor, Select, Topology, time_event};
+use crate::processor::{BuildError, Processor, Select, time_event};
 use crate::sketch::Distribution;
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};

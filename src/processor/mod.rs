@@ -18,85 +18,13 @@ pub mod snapshot;
 use std::sync::Arc;
 
 use crate::config::value::ConfigMap;
-use crate::decode::PacketInfo;
-use crate::decode::tcp_stream::{PortSet, TcpFlow, TcpStreamEvent};
+use crate::decode::tcp_stream::PortSet;
 use crate::enrich::geo::GeoDatabases;
 use crate::enrich::services::ServiceRegistry;
-use crate::export::Snapshot;
-use crate::receiver::dnstap::map::DnstapEvent;
-use crate::receiver::flow::FlowDatagram;
+use crate::event::Event;
+use crate::metric::{Snapshot, TableStat};
 use crate::time::Timespec;
 use crate::window::{BucketMetrics, PeriodError, Window};
-
-/// Cumulative capture-side counters, sent to processors by the receiver.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CaptureStats {
-    /// Packets the operating system dropped (libpcap `ps_drop`).
-    pub os_drops: u64,
-    /// Packets the interface dropped (libpcap `ps_ifdrop`).
-    pub if_drops: u64,
-    /// TCP segments the reassembler could not use (gaps given up on).
-    pub tcp_reassembly_errors: u64,
-}
-
-/// A complete application message framed from a TCP stream by a processor (a DNS message),
-/// forwarded to the processors chained after it.
-#[derive(Debug)]
-pub struct TcpMessage<'a> {
-    /// The connection direction that carried it.
-    pub flow: TcpFlow,
-    /// When it became complete.
-    pub ts: Timespec,
-    /// The message bytes.
-    pub data: &'a [u8],
-}
-
-/// How many user policies and handlers an input stream feeds (input_resources).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Topology {
-    /// Policies attached, not counting the input's own resources policy.
-    pub policies: usize,
-    /// Their handlers (a chain counts as one).
-    pub handlers: usize,
-}
-
-/// Occupancy and losses of one bounded table a processor keeps.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TableStat {
-    /// Which table.
-    pub name: &'static str,
-    /// Entries now.
-    pub len: usize,
-    /// The bound.
-    pub limit: usize,
-    /// Entries dropped because the table was full.
-    pub evicted: u64,
-}
-
-/// What a receiver hands to processors.
-#[derive(Debug)]
-pub enum Event<'a> {
-    /// The stream's first timestamp (recorded streams: the first packet).
-    Start(Timespec),
-    /// One decoded frame.
-    Packet(&'a PacketInfo<'a>),
-    /// Reassembled TCP stream data or connection start/end.
-    Tcp(&'a TcpStreamEvent<'a>),
-    /// A message framed from a TCP stream by an earlier processor in a chain.
-    TcpMessage(&'a TcpMessage<'a>),
-    /// A dnstap message (dnstap input).
-    Dnstap(&'a DnstapEvent<'a>),
-    /// One decoded sFlow / NetFlow / IPFIX datagram (flow input).
-    Flow(&'a FlowDatagram<'a>),
-    /// The policies and handlers attached to the input changed.
-    Topology(&'a Topology),
-    /// Cumulative capture statistics.
-    Stats(&'a CaptureStats),
-    /// A heartbeat of a live stream (rotates buckets without traffic).
-    Tick(Timespec),
-    /// The stream's last timestamp (recorded streams: the last packet).
-    End(Timespec),
-}
 
 /// Which bucket(s) to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

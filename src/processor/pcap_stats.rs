@@ -4,10 +4,11 @@
 //! Receivers send cumulative counters; this processor turns them into per-bucket deltas.
 
 use crate::config::value::ConfigMap;
-use crate::export::{Desc, MetricSink, Scope, Snapshot};
+use crate::event::{CaptureStats, Event};
+use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, CaptureStats, Event, Processor, Select, time_event};
+use crate::processor::{BuildError, Processor, Select, time_event};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
 

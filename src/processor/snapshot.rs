@@ -5,7 +5,7 @@ use std::any::Any;
 use std::fmt::Display;
 use std::hash::Hash;
 
-use crate::export::{Desc, MetricSink, Period, Scope, Snapshot, TopEntry};
+use crate::metric::{Desc, MetricSink, Period, Scope, Snapshot, TopEntry};
 use crate::processor::Select;
 use crate::processor::groups::GroupSet;
 use crate::sketch::{Rate, TopN};

@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use crate::processor::CaptureStats;
+use crate::event::CaptureStats;
 use crate::receiver::batch::Batch;
 use crate::receiver::pcap_live::backoff;
 use crate::time::Timespec;

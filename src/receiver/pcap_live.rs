@@ -11,7 +11,7 @@ use std::time::Duration;
 use pcap::{Active, Capture, Device};
 
 use crate::config::hostspec::{HostSpec, IpNet};
-use crate::processor::CaptureStats;
+use crate::event::CaptureStats;
 use crate::receiver::batch::Batch;
 use crate::time::Timespec;
 

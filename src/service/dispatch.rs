@@ -4,7 +4,8 @@
 use crate::config::hostspec::HostSpec;
 use crate::decode::Decoder;
 use crate::decode::tcp_stream::{PortSet, TcpReassembler};
-use crate::processor::{Event, TableStat};
+use crate::event::Event;
+use crate::metric::TableStat;
 use crate::receiver::batch::Batch;
 use crate::service::pipeline::PolicyPipeline;
 use crate::time::Timespec;

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::thread;
 
-use crate::processor::Event;
+use crate::event::DnstapEvent;
+use crate::event::Event;
 use crate::receiver::dnstap::file::{DnstapFileReader, FileError};
 use crate::receiver::dnstap::filter::HostFilter;
 use crate::receiver::dnstap::listener::DnstapFrame;
-use crate::receiver::dnstap::map::{DnstapEvent, MapError, decode_frame};
+use crate::receiver::dnstap::map::{MapError, decode_frame};
 use crate::receiver::dnstap::proto;
 use crate::service::file_run::{Progress, RunError};
 use crate::service::pipeline::PolicyPipeline;

@@ -16,7 +16,8 @@ use crate::decode::tcp_stream::{
     DEFAULT_CONNECTION_LIMIT, PortSet, TcpReassembler, TcpReassemblyStats,
 };
 use crate::decode::{DecodeStats, Decoder};
-use crate::processor::{CaptureStats, Event, TableStat};
+use crate::event::{CaptureStats, Event};
+use crate::metric::TableStat;
 use crate::receiver::bpf::BpfFilterSet;
 use crate::receiver::pcap_file::PcapFileReader;
 use crate::service::pipeline::PolicyPipeline;

@@ -5,9 +5,11 @@
 use serde_json::{Map, Value};
 
 use crate::decode::tcp_stream::PortSet;
+use crate::event::Event;
+use crate::export::json;
 use crate::export::prometheus::PromWriter;
-use crate::export::{Snapshot, json};
-use crate::processor::{self, Event, Processor, ProcessorContext, Select};
+use crate::metric::Snapshot;
+use crate::processor::{self, Processor, ProcessorContext, Select};
 use crate::service::plan::PolicyPlan;
 use crate::time::Timespec;
 use crate::window::PeriodError;

@@ -15,7 +15,8 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use pktvisor::config::value::{ConfigMap, ConfigValue};
-use pktvisor::processor::{self, Event, ProcessorContext, Select};
+use pktvisor::event::Event;
+use pktvisor::processor::{self, ProcessorContext, Select};
 use pktvisor::receiver::flow::file::read_udp_payloads;
 use pktvisor::receiver::flow::udp::{FlowUdpListener, decode_batch};
 use pktvisor::receiver::flow::{FlowDecoder, FlowInput, FlowSource, FlowType};

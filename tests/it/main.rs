@@ -15,6 +15,7 @@ mod dnstap_file;
 mod dnstap_listener;
 mod dnstap_unbound;
 mod flow;
+mod flow_processor;
 mod flow_udp;
 mod otlp_collector;
 mod otlp_delivery;

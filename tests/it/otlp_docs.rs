@@ -10,7 +10,7 @@ use std::path::Path;
 
 use pktvisor::config::value::{ConfigMap, ConfigValue};
 use pktvisor::export::otlp::naming::{self, Kind};
-use pktvisor::export::{Desc, MetricSink, Scope, TopEntry};
+use pktvisor::metric::{Desc, MetricSink, Scope, TopEntry};
 use pktvisor::processor::Select;
 use pktvisor::service::pipeline::PolicyPipeline;
 use pktvisor::sketch::{Distribution, Rate};

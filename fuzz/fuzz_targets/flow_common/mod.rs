@@ -4,7 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use pktvisor::config::value::{ConfigMap, ConfigValue};
-use pktvisor::processor::{self, Event, ProcessorContext, Select};
+use pktvisor::processor::{self, ProcessorContext, Select};
+use pktvisor::event::Event;
 use pktvisor::receiver::flow::{FlowDecoder, FlowType, TemplateLimits};
 use pktvisor::time::Timespec;
 

@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::naming::{self, Kind, OtelName};
-use crate::export::{Desc, MetricSink, Scope, Snapshot, TopEntry};
+use crate::metric::{Desc, MetricSink, Scope, Snapshot, TopEntry};
 use crate::sketch::{Distribution, Rate};
 use crate::time::Timespec;
 

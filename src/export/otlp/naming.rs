@@ -21,7 +21,7 @@
 //!   lists by bytes and by packets `pktvisor.flow.io.top.<list>` / `…flow.packets.top.<list>`;
 //! - units follow UCUM: `{packet}`, `{event}`, `{transaction}`, `By`, `us`, `1`.
 
-use super::super::Desc;
+use crate::metric::Desc;
 
 /// The kind of value a pktvisor metric carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::encode::{EncodeOptions, ExportBatch, RequestBuilder, SnapshotRef, Temporality};
-use crate::export::Snapshot;
+use crate::metric::Snapshot;
 use crate::processor::{Processor, Select};
 use crate::time::Timespec;
 

@@ -218,7 +218,7 @@ impl DnsOptions {
 
     /// Whether a message passes `dnstap_msg_type`: dnstap messages of another family do
     /// not; messages from packets (`None`) always do, as in pktvisor.
-    pub fn dnstap_type_ok(&self, family: Option<crate::receiver::dnstap::map::MsgFamily>) -> bool {
+    pub fn dnstap_type_ok(&self, family: Option<crate::event::MsgFamily>) -> bool {
         match (&self.dnstap_msg_type, family) {
             (Some(want), Some(f)) => f.name() == want,
             _ => true,

@@ -20,29 +20,9 @@ use std::net::IpAddr;
 use crate::config::hostspec::Direction;
 use crate::decode::tcp_stream::{PortSet, TcpFlow, TcpStreamEvent};
 use crate::decode::{L3, L4, PacketInfo};
-use crate::processor::{Event, TcpMessage};
-use crate::receiver::dnstap::map::{DnstapEvent, MsgFamily};
+use crate::event::{DnsTransport, DnstapEvent, Event, MsgFamily, TcpMessage};
 use crate::time::Timespec;
 use crate::wire::dns::{DNS_PORTS, DnsMessage, TcpDnsFramer};
-
-/// How a DNS message travelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DnsTransport {
-    /// Plain UDP.
-    Udp,
-    /// Plain TCP.
-    Tcp,
-    /// DNS over TLS.
-    Dot,
-    /// DNS over HTTPS.
-    Doh,
-    /// DNSCrypt over UDP.
-    DnscryptUdp,
-    /// DNSCrypt over TCP.
-    DnscryptTcp,
-    /// DNS over QUIC.
-    Doq,
-}
 
 /// What a DNS message from dnstap carries besides the packet facts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

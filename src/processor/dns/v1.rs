@@ -31,14 +31,14 @@ use crate::config::value::ConfigMap;
 use crate::decode::L3;
 use crate::decode::tcp_stream::PortSet;
 use crate::enrich::geo::{GeoLocation, GeoLookup, UNKNOWN};
-use crate::export::{Desc, MetricSink, Scope, Snapshot, TopEntry};
+use crate::event::DnstapEvent;
+use crate::event::{DnsTransport, Event};
+use crate::metric::TableStat;
+use crate::metric::{Desc, MetricSink, Scope, Snapshot, TopEntry};
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::net::geo_entries;
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{
-    BuildError, Event, Processor, ProcessorContext, Select, TableStat, time_event,
-};
-use crate::receiver::dnstap::map::DnstapEvent;
+use crate::processor::{BuildError, Processor, ProcessorContext, Select, time_event};
 use crate::sketch::{Cardinality, Distribution, Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -570,7 +570,7 @@ impl DnsV1 {
     /// Handles one DNS message; returns whether it passed the filters.
     fn process(&mut self, pkt: &DnsPacket<'_>) -> bool {
         self.q.reset();
-        let udp = pkt.transport == super::DnsTransport::Udp;
+        let udp = pkt.transport == DnsTransport::Udp;
         if udp
             && pkt.dnstap.is_none()
             && (self.opts.only_rcode.is_some() || self.opts.only_qname.is_some())
@@ -601,8 +601,8 @@ impl DnsV1 {
             b.total += 1;
             if pkt.transport_known() {
                 match pkt.transport {
-                    super::DnsTransport::Udp => b.udp += 1,
-                    super::DnsTransport::Tcp => b.tcp += 1,
+                    DnsTransport::Udp => b.udp += 1,
+                    DnsTransport::Tcp => b.tcp += 1,
                     // DoT/DoH/DNSCrypt/DoQ (dnstap only) have no v1 counter
                     _ => {}
                 }
@@ -660,8 +660,8 @@ impl DnsV1 {
         if groups.has(G_COUNTERS) {
             b.total += 1;
             match ev.transport {
-                Some(super::DnsTransport::Udp) => b.udp += 1,
-                Some(super::DnsTransport::Tcp) => b.tcp += 1,
+                Some(DnsTransport::Udp) => b.udp += 1,
+                Some(DnsTransport::Tcp) => b.tcp += 1,
                 _ => {}
             }
             match ev.l3 {

@@ -22,22 +22,22 @@ use super::qname::{aggregate, public_suffix_size};
 use super::v1::ecs_geo;
 use super::xact::{DEFAULT_LIMIT, XactTable};
 use super::{
-    DnsCore, DnsPacket, DnsTransport, QuestionCache, TcpSessions, dns_port_set, ecs_address,
-    handle_event, has_rrsig_answer, qname_original, qtype_label, rcode_label,
+    DnsCore, DnsPacket, QuestionCache, TcpSessions, dns_port_set, ecs_address, handle_event,
+    has_rrsig_answer, qname_original, qtype_label, rcode_label,
 };
 use crate::config::hostspec::Direction;
 use crate::config::value::ConfigMap;
 use crate::decode::L3;
 use crate::decode::tcp_stream::PortSet;
 use crate::enrich::geo::{GeoLocation, GeoLookup, UNKNOWN};
-use crate::export::{Desc, MetricSink, Scope, Snapshot, TopEntry};
+use crate::event::DnstapEvent;
+use crate::event::{DnsTransport, Event};
+use crate::metric::TableStat;
+use crate::metric::{Desc, MetricSink, Scope, Snapshot, TopEntry};
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::net::geo_entries;
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{
-    BuildError, Event, Processor, ProcessorContext, Select, TableStat, time_event,
-};
-use crate::receiver::dnstap::map::DnstapEvent;
+use crate::processor::{BuildError, Processor, ProcessorContext, Select, time_event};
 use crate::sketch::{Cardinality, Distribution, Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};

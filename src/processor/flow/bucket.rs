@@ -14,7 +14,7 @@ use super::dualtop::{DualTop, TopKey};
 use super::names::{Endpoint, PortKey, PortNames, dscp_name, ecn_name};
 use super::sidemap::SharedIds;
 use crate::enrich::geo::GeoLocation;
-use crate::export::{MetricSink, Scope, TopEntry};
+use crate::metric::{MetricSink, Scope, TopEntry};
 use crate::processor::snapshot::{Emit, EmitCtx};
 use crate::sketch::Cardinality;
 use crate::window::{Bucket, BucketMetrics};

@@ -1,7 +1,7 @@
 //! The flow metrics' names and help texts (pktvisor's), as tables indexed by direction
 //! (0 in, 1 out), aggregator (0 bytes, 1 packets) and metric.
 
-use crate::export::Desc;
+use crate::metric::Desc;
 
 const fn d(path: &'static [&'static str], help: &'static str) -> Desc {
     Desc {

@@ -33,13 +33,13 @@ use names::{Endpoint, PortNames};
 
 use crate::config::value::ConfigMap;
 use crate::enrich::geo::GeoLookup;
-use crate::export::Snapshot;
+use crate::event::Event;
+use crate::event::{FlowDatagram, FlowProtocol};
+use crate::metric::Snapshot;
+use crate::metric::TableStat;
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::snapshot::{EmitCtx, snapshot_of};
-use crate::processor::{
-    BuildError, Event, Processor, ProcessorContext, Select, TableStat, time_event,
-};
-use crate::receiver::flow::{FlowDatagram, FlowProtocol};
+use crate::processor::{BuildError, Processor, ProcessorContext, Select, time_event};
 use crate::time::Timespec;
 use crate::window::{PeriodError, Window, WindowSettings};
 use crate::wire::flow::FlowRecord;
@@ -87,6 +87,14 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Moves the window to `ts` and bounds the live bucket's shared endpoint ids at `limit`
+    /// (for tests of the fallback past the bound; the default bound is 65,536).
+    #[doc(hidden)]
+    pub fn limit_live_endpoint_ids(&mut self, ts: Timespec, limit: usize) {
+        self.window.observe(ts);
+        self.window.live_mut().ids = sidemap::SharedIds::with_limit(limit);
+    }
+
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap, ctx: &ProcessorContext) -> Result<Self, BuildError> {
         let mut keys = cfg.clone();
@@ -417,6 +425,3 @@ impl Processor for Flow {
         snapshot_of(&self.window, sel, now, self.ctx())
     }
 }
-
-#[cfg(test)]
-mod tests;

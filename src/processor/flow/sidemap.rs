@@ -172,8 +172,7 @@ impl<S: Clone + Eq + Hash> SharedIds<S> {
         self.refused
     }
 
-    /// A smaller bound (tests).
-    #[cfg(test)]
+    /// Ids with another bound.
     pub fn with_limit(limit: usize) -> Self {
         SharedIds {
             limit,

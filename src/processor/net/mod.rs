@@ -16,7 +16,7 @@ use crate::config::hostspec::Direction;
 use crate::config::value::ConfigMap;
 use crate::decode::PacketInfo;
 use crate::enrich::geo::{GeoLocation, GeoLookup};
-use crate::export::TopEntry;
+use crate::metric::TopEntry;
 use crate::processor::snapshot::EmitCtx;
 use crate::sketch::TopN;
 
@@ -108,7 +108,7 @@ impl NetFilter {
 }
 
 /// A framed TCP message (forwarded by a chained DNS processor) seen as one TCP packet.
-pub fn message_packet<'a>(m: &crate::processor::TcpMessage<'a>) -> PacketInfo<'a> {
+pub fn message_packet<'a>(m: &crate::event::TcpMessage<'a>) -> PacketInfo<'a> {
     let len = u32::try_from(m.data.len()).unwrap_or(u32::MAX);
     PacketInfo {
         ts: m.ts,
@@ -130,8 +130,8 @@ pub fn message_packet<'a>(m: &crate::processor::TcpMessage<'a>) -> PacketInfo<'a
 /// A dnstap message seen as one packet: the frame size, the dnstap addresses and ports by
 /// message side, the direction from the message type; UDP and TCP as themselves, every other
 /// `socket_protocol` (DoT, DoH, DNSCrypt, DoQ) as "other L4", as pktvisor does.
-pub fn dnstap_packet<'a>(ev: &crate::receiver::dnstap::map::DnstapEvent<'a>) -> PacketInfo<'a> {
-    use crate::processor::dns::DnsTransport;
+pub fn dnstap_packet<'a>(ev: &crate::event::DnstapEvent<'a>) -> PacketInfo<'a> {
+    use crate::event::DnsTransport;
     let len = u32::try_from(ev.frame_len).unwrap_or(u32::MAX);
     PacketInfo {
         ts: ev.ts,

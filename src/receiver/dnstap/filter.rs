@@ -8,7 +8,7 @@
 use crate::config::hostspec::IpNet;
 use crate::config::value::{ConfigMap, ConfigValue};
 
-use super::map::DnstapEvent;
+use crate::event::DnstapEvent;
 
 /// A parsed `only_hosts` filter (no filter keeps everything).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

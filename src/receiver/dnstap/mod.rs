@@ -19,11 +19,11 @@ pub mod proto;
 pub mod session;
 pub mod stats;
 
+pub use crate::event::{DnstapEvent, MsgFamily, MsgType};
 pub use config::{DnstapInput, DnstapSource, TcpSpec};
 pub use file::DnstapFileReader;
 pub use filter::HostFilter;
 pub use listener::{
     DnstapBatch, DnstapFrame, DnstapListener, ListenAddr, ListenError, ListenerConfig,
 };
-pub use map::{DnstapEvent, MsgFamily, MsgType};
 pub use stats::{Disconnect, ListenerStats, StatsSnapshot};

@@ -8,7 +8,8 @@
 
 use std::net::IpAddr;
 
-use super::{FlowDecoder, FlowDropReason, FlowProtocol};
+use super::{FlowDecoder, FlowDropReason};
+use crate::event::FlowProtocol;
 use crate::time::Timespec;
 use crate::wire::netflow::{self, SetKind, data, fixed::FixedDatagram, template};
 

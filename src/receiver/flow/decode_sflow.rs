@@ -6,8 +6,9 @@
 
 use std::net::IpAddr;
 
-use super::{FlowDecoder, FlowDropReason, FlowProtocol};
+use super::{FlowDecoder, FlowDropReason};
 use crate::decode::{L3, L4, linktype};
+use crate::event::FlowProtocol;
 use crate::time::Timespec;
 use crate::wire::flow::FlowRecord;
 use crate::wire::sflow::{FlowData, Sample, SflowDatagram};

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use crate::decode::{Decoder, L4};
-use crate::processor::Event;
+use crate::event::Event;
 use crate::receiver::pcap_file::{PcapFileError, PcapFileReader};
 use crate::time::Timespec;
 

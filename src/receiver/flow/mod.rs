@@ -24,38 +24,13 @@ pub mod udp;
 use std::net::IpAddr;
 
 use crate::decode::Decoder;
+use crate::event::FlowDatagram;
 use crate::time::Timespec;
 use crate::wire::flow::FlowRecord;
 
 pub use config::{FlowInput, FlowSource, FlowType};
 pub use stats::{ExporterStats, FlowDropReason, FlowStats};
 pub use templates::{TemplateCache, TemplateLimits, TemplateStats};
-
-/// Which protocol (and version) a datagram used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlowProtocol {
-    /// sFlow of this version.
-    Sflow(u32),
-    /// NetFlow of this version (10 = IPFIX).
-    Netflow(u16),
-}
-
-/// One decoded datagram: the event flow processors receive.
-#[derive(Clone, Copy, Debug)]
-pub struct FlowDatagram<'a> {
-    /// The device the records describe: the sFlow agent address, else the exporter.
-    pub device: IpAddr,
-    /// The UDP sender.
-    pub exporter: IpAddr,
-    /// When it was received (capture time in file mode).
-    pub ts: Timespec,
-    /// The exporter's own clock (NetFlow/IPFIX header), if any.
-    pub export_time: Option<Timespec>,
-    /// Protocol and version.
-    pub protocol: FlowProtocol,
-    /// The flow records.
-    pub records: &'a [FlowRecord],
-}
 
 /// Decodes datagrams of one flow input.
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::file::run_flow_file;
 use super::*;
-use crate::processor::Event;
+use crate::event::Event;
 
 fn fixture(name: &str) -> Option<PathBuf> {
     crate::testdata::pktvisor_fixtures().map(|d| d.join(name))

@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{FlowDatagram, FlowDecoder, FlowInput, FlowSource};
+use super::{FlowDecoder, FlowInput, FlowSource};
+use crate::event::FlowDatagram;
 use crate::time::Timespec;
 
 /// Receive buffer asked for by default (32 MiB: a burst of about 20,000 full-size exports).

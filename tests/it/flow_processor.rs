@@ -6,11 +6,14 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::sidemap::SharedIds;
-use super::*;
-use crate::config::value::ConfigValue;
-use crate::export::prometheus::PromWriter;
-use crate::receiver::flow::{FlowDatagram, FlowProtocol};
+use pktvisor::config::value::{ConfigMap, ConfigValue};
+use pktvisor::event::{Event, FlowDatagram, FlowProtocol};
+use pktvisor::export::json::snapshot_value;
+use pktvisor::export::prometheus::PromWriter;
+use pktvisor::processor::flow::Flow;
+use pktvisor::processor::{Processor, ProcessorContext, Select};
+use pktvisor::time::Timespec;
+use pktvisor::wire::flow::FlowRecord;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -62,7 +65,7 @@ fn run(
     let snap = p
         .snapshot(Select::Bucket(0), Timespec::new(1_700_000_001, 0))
         .unwrap();
-    let json = crate::export::json::snapshot_value(snap.as_ref());
+    let json = snapshot_value(snap.as_ref());
     let mut w = PromWriter::new(None);
     w.write_snapshot(snap.as_ref(), &[]);
     (json["flow"]["devices"].clone(), w.finish())
@@ -284,10 +287,10 @@ fn config_errors_and_extra_key() {
 
 #[test]
 fn geo_tops_and_notfound_filters() {
-    let Some(dir) = crate::testdata::pktvisor_fixtures() else {
+    let Some(dir) = pktvisor::testdata::pktvisor_fixtures() else {
         return;
     };
-    let geo = crate::enrich::geo::GeoDatabases::open(
+    let geo = pktvisor::enrich::geo::GeoDatabases::open(
         Some(&dir.join("GeoIP2-City-Test.mmdb")),
         Some(&dir.join("GeoIP2-ISP-Test.mmdb")),
     )
@@ -313,7 +316,7 @@ fn geo_tops_and_notfound_filters() {
     let mut p = Flow::new(&cfg("enable: [top_geo]\ngeoloc_notfound: true"), &ctx).unwrap();
     p.handle(&Event::Flow(&f));
     let snap = p.snapshot(Select::Bucket(0), Timespec::new(2, 0)).unwrap();
-    let j = crate::export::json::snapshot_value(snap.as_ref());
+    let j = snapshot_value(snap.as_ref());
     let dev = &j["flow"]["devices"]["192.0.2.254"];
     assert_eq!(
         (
@@ -387,9 +390,8 @@ fn shared_endpoint_ids_and_their_fallback_give_identical_results() {
         c.set("num_periods", ConfigValue::U64(2));
         let mut p = Flow::new(&c, &ProcessorContext::default()).unwrap();
         for m in 0..2 {
-            p.window.observe(minute(m.into()));
             if let Some(l) = limit {
-                p.window.live_mut().ids = SharedIds::with_limit(l);
+                p.limit_live_endpoint_ids(minute(m.into()), l);
             }
             let recs = records(m);
             let f = FlowDatagram {
@@ -403,15 +405,19 @@ fn shared_endpoint_ids_and_their_fallback_give_identical_results() {
             p.handle(&Event::Flow(&f));
         }
         if let Some(l) = limit {
-            let ids = &p.window.bucket(0).unwrap().metrics.ids;
-            assert_eq!(ids.len(), l);
-            assert!(ids.refused() > 0, "the bound was reached");
+            let ids = p
+                .tables()
+                .into_iter()
+                .find(|t| t.name == "flow_endpoint_ids")
+                .unwrap();
+            assert_eq!((ids.len, ids.limit), (l, l));
+            assert!(ids.evicted > 0, "the bound was reached");
         }
         [Select::Bucket(0), Select::Bucket(1), Select::Window(2)]
             .into_iter()
             .map(|sel| {
                 let snap = p.snapshot(sel, minute(2)).unwrap();
-                crate::export::json::snapshot_value(snap.as_ref())["flow"]["devices"].clone()
+                snapshot_value(snap.as_ref())["flow"]["devices"].clone()
             })
             .collect()
     };
@@ -431,7 +437,7 @@ fn shared_endpoint_ids_and_their_fallback_give_identical_results() {
         p.handle(&Event::Flow(&f));
     }
     let whole = p.snapshot(Select::Bucket(0), minute(1)).unwrap();
-    let whole = crate::export::json::snapshot_value(whole.as_ref())["flow"]["devices"].clone();
+    let whole = snapshot_value(whole.as_ref())["flow"]["devices"].clone();
     assert_eq!(shared[2], whole);
     let top = &shared[2]["192.0.2.254"]["interfaces"]["1"]["top_in_src_ip_ports_bytes"];
     assert_eq!(top.as_array().map(Vec::len), Some(10), "{top}");
