@@ -285,8 +285,8 @@ fn module_list() {
     for (alias, v) in [("pcap", "1.0"), ("dnstap", "1.0"), ("flow", "1.0")] {
         println!("input: {alias} version {v}");
     }
-    for (t, v) in pktvisor::processor::AVAILABLE {
-        println!("handler: {t} version {v}");
+    for k in pktvisor::processor::KINDS {
+        println!("handler: {} version {}", k.handler_type, k.version);
     }
 }
 

@@ -13,7 +13,10 @@ use crate::event::Event;
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Processor, Select, time_event};
+use crate::processor::{
+    BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, Select, parsed,
+    time_event,
+};
 use crate::sketch::Rate;
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -140,18 +143,50 @@ pub struct Bgp {
     dropped_framers: u64,
 }
 
+/// The bgp handler's configuration (window keys and `recorded_stream` only).
+#[derive(Clone, Debug)]
+pub struct BgpConfig {
+    settings: WindowSettings,
+}
+
+impl BgpConfig {
+    /// Parses a merged handler config.
+    pub fn parse(cfg: &ConfigMap) -> Result<Self, String> {
+        validate_config(cfg, &["recorded_stream"])?;
+        let settings = WindowSettings::from_config(cfg).map_err(|e| e.to_string())?;
+        Ok(BgpConfig { settings })
+    }
+}
+
+impl ProcessorConfig for BgpConfig {
+    fn build(&self, _ctx: &ProcessorContext) -> Box<dyn Processor> {
+        Box::new(Bgp::with_config(self))
+    }
+}
+
+/// `bgp` version 1.0.
+pub const KIND: ProcessorKind = ProcessorKind {
+    handler_type: "bgp",
+    version: "1.0",
+    parse: |c| parsed(BgpConfig::parse(c)),
+};
+
 impl Bgp {
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap) -> Result<Self, BuildError> {
-        validate_config(cfg, &["recorded_stream"]).map_err(BuildError::Config)?;
-        let settings =
-            WindowSettings::from_config(cfg).map_err(|e| BuildError::Config(e.to_string()))?;
-        Ok(Bgp {
-            window: Window::new(settings),
+        Ok(Bgp::with_config(
+            &BgpConfig::parse(cfg).map_err(BuildError::Config)?,
+        ))
+    }
+
+    /// Builds from a parsed config.
+    pub fn with_config(cfg: &BgpConfig) -> Self {
+        Bgp {
+            window: Window::new(cfg.settings.clone()),
             framers: HashMap::new(),
             framing_errors: 0,
             dropped_framers: 0,
-        })
+        }
     }
 
     /// Bytes the framers could not frame (bad marker or length).

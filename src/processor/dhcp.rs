@@ -17,7 +17,10 @@ use crate::event::Event;
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Processor, Select, time_event};
+use crate::processor::{
+    BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, Select, parsed,
+    time_event,
+};
 use crate::sketch::{Rate, TopN};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -189,24 +192,63 @@ fn is_v6_port(p: u16) -> bool {
     p == 546 || p == 547
 }
 
+/// The dhcp handler's configuration: window keys and the transaction timeout.
+#[derive(Clone, Debug)]
+pub struct DhcpConfig {
+    settings: WindowSettings,
+    ttl_ms: i64,
+}
+
+impl DhcpConfig {
+    /// Parses a merged handler config.
+    pub fn parse(cfg: &ConfigMap) -> Result<Self, String> {
+        validate_config(cfg, &["recorded_stream", "xact_ttl_secs", "xact_ttl_ms"])?;
+        let settings = WindowSettings::from_config(cfg).map_err(|e| e.to_string())?;
+        let cfg_err = |e: crate::config::value::ConfigError| e.to_string();
+        let ttl_ms = match cfg.get_u64("xact_ttl_ms").map_err(cfg_err)? {
+            Some(ms) => ms,
+            None => cfg
+                .get_u64("xact_ttl_secs")
+                .map_err(cfg_err)?
+                .unwrap_or(5)
+                .saturating_mul(1000),
+        };
+        Ok(DhcpConfig {
+            settings,
+            ttl_ms: i64::try_from(ttl_ms).unwrap_or(i64::MAX),
+        })
+    }
+}
+
+impl ProcessorConfig for DhcpConfig {
+    fn build(&self, _ctx: &ProcessorContext) -> Box<dyn Processor> {
+        Box::new(Dhcp::with_config(self))
+    }
+}
+
+/// `dhcp` version 1.0.
+pub const KIND: ProcessorKind = ProcessorKind {
+    handler_type: "dhcp",
+    version: "1.0",
+    parse: |c| parsed(DhcpConfig::parse(c)),
+};
+
 impl Dhcp {
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap) -> Result<Self, BuildError> {
-        validate_config(cfg, &["recorded_stream", "xact_ttl_secs", "xact_ttl_ms"])
-            .map_err(BuildError::Config)?;
-        let settings =
-            WindowSettings::from_config(cfg).map_err(|e| BuildError::Config(e.to_string()))?;
-        let cfg_err = |e: crate::config::value::ConfigError| BuildError::Config(e.to_string());
-        let ttl_ms = match cfg.get_u64("xact_ttl_ms").map_err(cfg_err)? {
-            Some(ms) => ms,
-            None => cfg.get_u64("xact_ttl_secs").map_err(cfg_err)?.unwrap_or(5) * 1000,
-        };
-        Ok(Dhcp {
-            window: Window::new(settings),
-            ttl_ms: i64::try_from(ttl_ms).unwrap_or(i64::MAX),
+        Ok(Dhcp::with_config(
+            &DhcpConfig::parse(cfg).map_err(BuildError::Config)?,
+        ))
+    }
+
+    /// Builds from a parsed config.
+    pub fn with_config(cfg: &DhcpConfig) -> Self {
+        Dhcp {
+            window: Window::new(cfg.settings.clone()),
+            ttl_ms: cfg.ttl_ms,
             pending: HashMap::new(),
             evicted_requests: 0,
-        })
+        }
     }
 
     /// Pending REQUESTs dropped because the table was full.

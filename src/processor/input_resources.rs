@@ -14,7 +14,10 @@ use crate::event::{Event, Topology};
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::GroupSet;
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Processor, Select, time_event};
+use crate::processor::{
+    BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, Select, parsed,
+    time_event,
+};
 use crate::sketch::Distribution;
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
@@ -149,17 +152,50 @@ pub struct InputResources {
     topology: Topology,
 }
 
+/// The input_resources handler's configuration (window keys only; pktvisor validates
+/// nothing else).
+#[derive(Clone, Debug)]
+pub struct InputResourcesConfig {
+    settings: WindowSettings,
+}
+
+impl InputResourcesConfig {
+    /// Parses a merged handler config.
+    pub fn parse(cfg: &ConfigMap) -> Result<Self, String> {
+        let settings = WindowSettings::from_config(cfg).map_err(|e| e.to_string())?;
+        Ok(InputResourcesConfig { settings })
+    }
+}
+
+impl ProcessorConfig for InputResourcesConfig {
+    fn build(&self, _ctx: &ProcessorContext) -> Box<dyn Processor> {
+        Box::new(InputResources::with_config(self))
+    }
+}
+
+/// `input_resources` version 1.0.
+pub const KIND: ProcessorKind = ProcessorKind {
+    handler_type: "input_resources",
+    version: "1.0",
+    parse: |c| parsed(InputResourcesConfig::parse(c)),
+};
+
 impl InputResources {
-    /// Builds from a merged handler config (window keys only; pktvisor validates nothing).
+    /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap) -> Result<Self, BuildError> {
-        let settings =
-            WindowSettings::from_config(cfg).map_err(|e| BuildError::Config(e.to_string()))?;
-        Ok(InputResources {
-            window: Window::new(settings),
+        Ok(InputResources::with_config(
+            &InputResourcesConfig::parse(cfg).map_err(BuildError::Config)?,
+        ))
+    }
+
+    /// Builds from a parsed config.
+    pub fn with_config(cfg: &InputResourcesConfig) -> Self {
+        InputResources {
+            window: Window::new(cfg.settings.clone()),
             cpu: CpuClock::new(),
             next_sample: None,
             topology: Topology::default(),
-        })
+        }
     }
 
     fn carry_counts(&mut self) {

@@ -118,44 +118,83 @@ pub enum BuildError {
     Config(String),
 }
 
-/// Every processor type: (type, version).
-pub const AVAILABLE: &[(&str, &str)] = &[
-    ("dns", "1.0"),
-    ("dns", "2.0"),
-    ("net", "1.0"),
-    ("net", "2.0"),
-    ("pcap", "1.0"),
-    ("dhcp", "1.0"),
-    ("bgp", "1.0"),
-    ("flow", "1.0"),
-    ("input_resources", "1.0"),
+/// A handler's configuration, parsed and checked once without I/O (every pktvisor error
+/// text comes from parsing); building a processor from it cannot fail.
+pub trait ProcessorConfig: Send + Sync + std::fmt::Debug {
+    /// A processor with this configuration and the shared services.
+    fn build(&self, ctx: &ProcessorContext) -> Box<dyn Processor>;
+}
+
+/// Parses a merged handler config into its typed form (pktvisor's message on error).
+pub type ParseFn = fn(&ConfigMap) -> Result<Box<dyn ProcessorConfig>, String>;
+
+/// One processor type and version: its names and how its config is parsed.
+#[derive(Clone, Copy)]
+pub struct ProcessorKind {
+    /// The handler `type` (`dns`, `net`, …).
+    pub handler_type: &'static str,
+    /// The `require_version` it answers (`1.0`, `2.0`).
+    pub version: &'static str,
+    /// Parses a merged handler config.
+    pub parse: ParseFn,
+}
+
+impl std::fmt::Debug for ProcessorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.handler_type, self.version)
+    }
+}
+
+/// Boxes a parsed config (the usual body of a `ParseFn`).
+pub fn parsed<C: ProcessorConfig + 'static>(
+    c: Result<C, String>,
+) -> Result<Box<dyn ProcessorConfig>, String> {
+    c.map(|c| Box::new(c) as Box<dyn ProcessorConfig>)
+}
+
+/// Every processor: the one table that maps handler names to components. A new processor
+/// is its own module plus one line here.
+pub const KINDS: &[ProcessorKind] = &[
+    dns::v1::KIND,
+    dns::v2::KIND,
+    net::v1::KIND,
+    net::v2::KIND,
+    pcap_stats::KIND,
+    dhcp::KIND,
+    bgp::KIND,
+    flow::KIND,
+    input_resources::KIND,
 ];
 
-/// Builds a processor of `handler_type` and `version` from its merged config.
+/// The processor of `handler_type` and `version`.
+pub fn kind(handler_type: &str, version: &str) -> Option<&'static ProcessorKind> {
+    KINDS
+        .iter()
+        .find(|k| k.handler_type == handler_type && k.version == version)
+}
+
+/// Parses the merged config of a handler of `handler_type` and `version`.
+pub fn configure(
+    handler_type: &str,
+    version: &str,
+    cfg: &ConfigMap,
+) -> Result<Box<dyn ProcessorConfig>, BuildError> {
+    let k = kind(handler_type, version)
+        .ok_or_else(|| BuildError::Unavailable(handler_type.to_string(), version.to_string()))?;
+    (k.parse)(cfg).map_err(BuildError::Config)
+}
+
+/// Parses a handler's merged config and builds the processor.
 pub fn build(
     handler_type: &str,
     version: &str,
     cfg: &ConfigMap,
     ctx: &ProcessorContext,
 ) -> Result<Box<dyn Processor>, BuildError> {
-    match (handler_type, version) {
-        ("dns", "1.0") => Ok(Box::new(dns::v1::DnsV1::new(cfg, ctx)?)),
-        ("dns", "2.0") => Ok(Box::new(dns::v2::DnsV2::new(cfg, ctx)?)),
-        ("net", "1.0") => Ok(Box::new(net::v1::NetV1::new(cfg, ctx)?)),
-        ("net", "2.0") => Ok(Box::new(net::v2::NetV2::new(cfg, ctx)?)),
-        ("pcap", "1.0") => Ok(Box::new(pcap_stats::PcapStats::new(cfg)?)),
-        ("dhcp", "1.0") => Ok(Box::new(dhcp::Dhcp::new(cfg)?)),
-        ("bgp", "1.0") => Ok(Box::new(bgp::Bgp::new(cfg)?)),
-        ("flow", "1.0") => Ok(Box::new(flow::Flow::new(cfg, ctx)?)),
-        ("input_resources", "1.0") => Ok(Box::new(input_resources::InputResources::new(cfg)?)),
-        _ => Err(BuildError::Unavailable(
-            handler_type.to_string(),
-            version.to_string(),
-        )),
-    }
+    Ok(configure(handler_type, version, cfg)?.build(ctx))
 }
 
 /// Whether a handler type exists in some version.
 pub fn type_exists(handler_type: &str) -> bool {
-    AVAILABLE.iter().any(|(t, _)| *t == handler_type)
+    KINDS.iter().any(|k| k.handler_type == handler_type)
 }

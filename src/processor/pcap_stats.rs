@@ -8,7 +8,10 @@ use crate::event::{CaptureStats, Event};
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Processor, Select, time_event};
+use crate::processor::{
+    BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, Select, parsed,
+    time_event,
+};
 use crate::time::Timespec;
 use crate::window::{Bucket, BucketMetrics, PeriodError, Window, WindowSettings};
 
@@ -61,16 +64,48 @@ pub struct PcapStats {
     last: CaptureStats,
 }
 
+/// The pcap handler's configuration (only `recorded_stream` and window keys apply).
+#[derive(Clone, Debug)]
+pub struct PcapStatsConfig {
+    settings: WindowSettings,
+}
+
+impl PcapStatsConfig {
+    /// Parses a merged handler config.
+    pub fn parse(cfg: &ConfigMap) -> Result<Self, String> {
+        validate_config(cfg, &["recorded_stream"])?;
+        let settings = WindowSettings::from_config(cfg).map_err(|e| e.to_string())?;
+        Ok(PcapStatsConfig { settings })
+    }
+}
+
+impl ProcessorConfig for PcapStatsConfig {
+    fn build(&self, _ctx: &ProcessorContext) -> Box<dyn Processor> {
+        Box::new(PcapStats::with_config(self))
+    }
+}
+
+/// `pcap` version 1.0.
+pub const KIND: ProcessorKind = ProcessorKind {
+    handler_type: "pcap",
+    version: "1.0",
+    parse: |c| parsed(PcapStatsConfig::parse(c)),
+};
+
 impl PcapStats {
-    /// Builds from a merged handler config (only `recorded_stream` and window keys apply).
+    /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap) -> Result<Self, BuildError> {
-        validate_config(cfg, &["recorded_stream"]).map_err(BuildError::Config)?;
-        let settings =
-            WindowSettings::from_config(cfg).map_err(|e| BuildError::Config(e.to_string()))?;
-        Ok(PcapStats {
-            window: Window::new(settings),
+        Ok(PcapStats::with_config(
+            &PcapStatsConfig::parse(cfg).map_err(BuildError::Config)?,
+        ))
+    }
+
+    /// Builds from a parsed config.
+    pub fn with_config(cfg: &PcapStatsConfig) -> Self {
+        PcapStats {
+            window: Window::new(cfg.settings.clone()),
             last: CaptureStats::default(),
-        })
+        }
     }
 
     fn stats(&mut self, s: &CaptureStats) {

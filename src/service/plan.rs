@@ -179,10 +179,7 @@ fn plan_policy(
         }
     };
     for m in &p.modules {
-        let available = processor::AVAILABLE
-            .iter()
-            .any(|(t, v)| *t == m.handler_type && *v == m.version);
-        if !available {
+        if processor::kind(&m.handler_type, &m.version).is_none() {
             return Err(VisorError(format!(
                 "Policy '{}' requires stream handler type '{}' and version '{}' which is not available",
                 p.name, m.handler_type, m.version

@@ -514,6 +514,29 @@ pub struct DnsV1 {
     slow_out_us: u64,
 }
 
+/// The handler's merged config, checked by building once (interim, until the typed config).
+#[derive(Clone, Debug)]
+pub struct DnsV1Config(ConfigMap);
+
+impl crate::processor::ProcessorConfig for DnsV1Config {
+    fn build(&self, ctx: &ProcessorContext) -> Box<dyn Processor> {
+        match DnsV1::new(&self.0, ctx) {
+            Ok(p) => Box::new(p),
+            Err(_) => unreachable!("checked when parsed"),
+        }
+    }
+}
+
+/// `dns` version 1.0.
+pub const KIND: crate::processor::ProcessorKind = crate::processor::ProcessorKind {
+    handler_type: "dns",
+    version: "1.0",
+    parse: |c| {
+        DnsV1::new(c, &ProcessorContext::default()).map_err(|e| e.to_string())?;
+        Ok(Box::new(DnsV1Config(c.clone())))
+    },
+};
+
 impl DnsV1 {
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap, ctx: &ProcessorContext) -> Result<Self, BuildError> {

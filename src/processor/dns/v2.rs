@@ -601,6 +601,29 @@ pub struct DnsV2 {
     slow_us: [u64; 3],
 }
 
+/// The handler's merged config, checked by building once (interim, until the typed config).
+#[derive(Clone, Debug)]
+pub struct DnsV2Config(ConfigMap);
+
+impl crate::processor::ProcessorConfig for DnsV2Config {
+    fn build(&self, ctx: &ProcessorContext) -> Box<dyn Processor> {
+        match DnsV2::new(&self.0, ctx) {
+            Ok(p) => Box::new(p),
+            Err(_) => unreachable!("checked when parsed"),
+        }
+    }
+}
+
+/// `dns` version 2.0.
+pub const KIND: crate::processor::ProcessorKind = crate::processor::ProcessorKind {
+    handler_type: "dns",
+    version: "2.0",
+    parse: |c| {
+        DnsV2::new(c, &ProcessorContext::default()).map_err(|e| e.to_string())?;
+        Ok(Box::new(DnsV2Config(c.clone())))
+    },
+};
+
 impl DnsV2 {
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap, ctx: &ProcessorContext) -> Result<Self, BuildError> {

@@ -39,7 +39,10 @@ use crate::metric::Snapshot;
 use crate::metric::TableStat;
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::snapshot::{EmitCtx, snapshot_of};
-use crate::processor::{BuildError, Processor, ProcessorContext, Select, time_event};
+use crate::processor::{
+    BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, Select, parsed,
+    time_event,
+};
 use crate::time::Timespec;
 use crate::window::{PeriodError, Window, WindowSettings};
 use crate::wire::flow::FlowRecord;
@@ -86,6 +89,46 @@ pub struct Flow {
     deep_buf: Vec<DeepWork>,
 }
 
+/// The flow handler's configuration: window keys, metric groups and the flow options.
+#[derive(Clone, Debug)]
+pub struct FlowHandlerConfig {
+    settings: WindowSettings,
+    groups: GroupSet,
+    flow: FlowConfig,
+}
+
+impl FlowHandlerConfig {
+    /// Parses a merged handler config.
+    pub fn parse(cfg: &ConfigMap) -> Result<Self, String> {
+        let mut keys = cfg.clone();
+        for k in EXTRA_KEYS {
+            keys.remove(k);
+        }
+        validate_config(&keys, &CONFIG_DEFS)?;
+        let settings = WindowSettings::from_config(cfg).map_err(|e| e.to_string())?;
+        let groups = resolve_groups(&GROUPS, cfg)?;
+        let flow = FlowConfig::from_config(cfg)?;
+        Ok(FlowHandlerConfig {
+            settings,
+            groups,
+            flow,
+        })
+    }
+}
+
+impl ProcessorConfig for FlowHandlerConfig {
+    fn build(&self, ctx: &ProcessorContext) -> Box<dyn Processor> {
+        Box::new(Flow::with_config(self, ctx))
+    }
+}
+
+/// `flow` version 1.0.
+pub const KIND: ProcessorKind = ProcessorKind {
+    handler_type: "flow",
+    version: "1.0",
+    parse: |c| parsed(FlowHandlerConfig::parse(c)),
+};
+
 impl Flow {
     /// Moves the window to `ts` and bounds the live bucket's shared endpoint ids at `limit`
     /// (for tests of the fallback past the bound; the default bound is 65,536).
@@ -97,23 +140,23 @@ impl Flow {
 
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap, ctx: &ProcessorContext) -> Result<Self, BuildError> {
-        let mut keys = cfg.clone();
-        for k in EXTRA_KEYS {
-            keys.remove(k);
-        }
-        validate_config(&keys, &CONFIG_DEFS).map_err(BuildError::Config)?;
-        let settings =
-            WindowSettings::from_config(cfg).map_err(|e| BuildError::Config(e.to_string()))?;
-        let groups = resolve_groups(&GROUPS, cfg).map_err(BuildError::Config)?;
-        let fc = FlowConfig::from_config(cfg).map_err(BuildError::Config)?;
+        Ok(Flow::with_config(
+            &FlowHandlerConfig::parse(cfg).map_err(BuildError::Config)?,
+            ctx,
+        ))
+    }
+
+    /// Builds from a parsed config.
+    pub fn with_config(c: &FlowHandlerConfig, ctx: &ProcessorContext) -> Self {
+        let fc = c.flow.clone();
         let naming = Arc::new(Naming {
             ports: PortNames::new(&ctx.services, fc.fold_dynamic_ports),
             devices: fc.devices.clone(),
         });
         let summarizing = fc.summary.active();
-        Ok(Flow {
-            window: Window::new(settings),
-            groups,
+        Flow {
+            window: Window::new(c.settings.clone()),
+            groups: c.groups,
             cfg: fc,
             naming,
             geo: ctx.geo.lookup(ctx.geo_cache_size),
@@ -121,7 +164,7 @@ impl Flow {
             summary_resets: 0,
             summarizing,
             deep_buf: Vec::new(),
-        })
+        }
     }
 
     fn ctx(&self) -> EmitCtx {

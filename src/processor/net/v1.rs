@@ -280,6 +280,29 @@ pub struct NetV1 {
     geo: GeoLookup,
 }
 
+/// The handler's merged config, checked by building once (interim, until the typed config).
+#[derive(Clone, Debug)]
+pub struct NetV1Config(ConfigMap);
+
+impl crate::processor::ProcessorConfig for NetV1Config {
+    fn build(&self, ctx: &ProcessorContext) -> Box<dyn Processor> {
+        match NetV1::new(&self.0, ctx) {
+            Ok(p) => Box::new(p),
+            Err(_) => unreachable!("checked when parsed"),
+        }
+    }
+}
+
+/// `net` version 1.0.
+pub const KIND: crate::processor::ProcessorKind = crate::processor::ProcessorKind {
+    handler_type: "net",
+    version: "1.0",
+    parse: |c| {
+        NetV1::new(c, &ProcessorContext::default()).map_err(|e| e.to_string())?;
+        Ok(Box::new(NetV1Config(c.clone())))
+    },
+};
+
 impl NetV1 {
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap, ctx: &ProcessorContext) -> Result<Self, BuildError> {

@@ -241,6 +241,29 @@ pub struct NetV2 {
     geo: GeoLookup,
 }
 
+/// The handler's merged config, checked by building once (interim, until the typed config).
+#[derive(Clone, Debug)]
+pub struct NetV2Config(ConfigMap);
+
+impl crate::processor::ProcessorConfig for NetV2Config {
+    fn build(&self, ctx: &ProcessorContext) -> Box<dyn Processor> {
+        match NetV2::new(&self.0, ctx) {
+            Ok(p) => Box::new(p),
+            Err(_) => unreachable!("checked when parsed"),
+        }
+    }
+}
+
+/// `net` version 2.0.
+pub const KIND: crate::processor::ProcessorKind = crate::processor::ProcessorKind {
+    handler_type: "net",
+    version: "2.0",
+    parse: |c| {
+        NetV2::new(c, &ProcessorContext::default()).map_err(|e| e.to_string())?;
+        Ok(Box::new(NetV2Config(c.clone())))
+    },
+};
+
 impl NetV2 {
     /// Builds from a merged handler config.
     pub fn new(cfg: &ConfigMap, ctx: &ProcessorContext) -> Result<Self, BuildError> {
