@@ -15,8 +15,12 @@ use figment::value::{Dict, Map, Value};
 use serde::{Deserialize, Serialize};
 use serde_norway::Value as Yaml;
 
+use crate::config::collector::Exports;
+use crate::config::error::ConfigError;
+pub use crate::config::error::ConfigErrors;
+use crate::config::load::{Loaded, load_files};
 use crate::config::value::{ConfigValue, yaml_scalar_text};
-use crate::config::visor::{self, PolicyDef, TapDef, VisorDocument};
+use crate::config::visor::{PolicyDef, TapDef, VisorDocument};
 
 /// Settings of pktvisord (pktvisor's `visor.config` keys and command-line options).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,25 +170,29 @@ impl AgentSettings {
     }
 
     /// Cross-field checks, every problem at once.
-    fn validate(&self, errors: &mut Vec<String>) {
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
         if self.tls && (self.tls_cert.is_none() || self.tls_key.is_none()) {
-            errors.push("you must specify --tls-key and --tls-cert to use --tls".into());
+            errors.push(ConfigError::at(
+                "",
+                "you must specify --tls-key and --tls-cert to use --tls",
+            ));
         }
         if self.otel_tls && (self.otel_tls_cert.is_none() || self.otel_tls_key.is_none()) {
-            errors.push(
-                "you must specify --otel-tls-key and --otel-tls-cert to use --otel-tls".into(),
-            );
+            errors.push(ConfigError::at(
+                "",
+                "you must specify --otel-tls-key and --otel-tls-cert to use --otel-tls",
+            ));
         }
         if !(1..=10).contains(&self.periods) {
-            errors.push(format!(
-                "visor.config.periods: {} is outside 1-10",
-                self.periods
+            errors.push(ConfigError::at(
+                "visor.config.periods",
+                format!("{} is outside 1-10", self.periods),
             ));
         }
         if !(1..=100).contains(&self.max_deep_sample) {
-            errors.push(format!(
-                "visor.config.max_deep_sample: {} is outside 1-100",
-                self.max_deep_sample
+            errors.push(ConfigError::at(
+                "visor.config.max_deep_sample",
+                format!("{} is outside 1-100", self.max_deep_sample),
             ));
         }
     }
@@ -199,6 +207,8 @@ pub struct Definitions {
     pub global_handler_config: Vec<(String, crate::config::value::ConfigMap)>,
     /// Policies by name (later files win).
     pub policies: Vec<PolicyDef>,
+    /// The exporters of policies from collector-style pipelines (others: every exporter).
+    pub exports: Vec<(String, Exports)>,
 }
 
 impl Definitions {
@@ -211,25 +221,10 @@ impl Definitions {
             config: None,
         }
     }
-
-    fn absorb(&mut self, doc: VisorDocument) {
-        for t in doc.taps {
-            self.taps.retain(|x| x.name != t.name);
-            self.taps.push(t);
-        }
-        for (k, v) in doc.global_handler_config {
-            self.global_handler_config.retain(|(x, _)| *x != k);
-            self.global_handler_config.push((k, v));
-        }
-        for p in doc.policies {
-            self.policies.retain(|x| x.name != p.name);
-            self.policies.push(p);
-        }
-    }
 }
 
 /// The loaded configuration.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct AgentConfig {
     /// Resolved settings.
     pub settings: AgentSettings,
@@ -237,12 +232,9 @@ pub struct AgentConfig {
     pub definitions: Definitions,
     /// The files read, in order.
     pub files: Vec<PathBuf>,
+    /// What the files held (for placing later problems and printing the configuration).
+    pub loaded: Loaded,
 }
-
-/// A configuration that could not be loaded: every problem found.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}", .0.join("\n"))]
-pub struct ConfigErrors(pub Vec<String>);
 
 /// A YAML scalar typed with pktvisor's rules, as a figment value.
 fn figment_value(v: &Yaml) -> Option<Value> {
@@ -271,72 +263,93 @@ fn figment_value(v: &Yaml) -> Option<Value> {
     }
 }
 
-/// Reads one config file: its `visor.config` as a figment dict, and its definitions.
-fn read_file(path: &Path, errors: &mut Vec<String>) -> Option<(Dict, VisorDocument)> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            errors.push(format!("{}: {e}", path.display()));
-            return None;
-        }
-    };
-    let yaml: Yaml = match serde_norway::from_str(&text) {
-        Ok(y) => y,
-        Err(e) => {
-            errors.push(format!(
-                "invalid schema in config file: {}: {e}",
-                path.display()
-            ));
-            return None;
-        }
-    };
-    if let Err(e) = visor::visor_root(&yaml) {
-        let what = if e.0 == "unsupported version" {
-            "unsupported version in config file"
-        } else {
-            "invalid schema in config file"
-        };
-        errors.push(format!("{what}: {}", path.display()));
-        return None;
-    }
-    let doc = match visor::parse_document(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            errors.push(format!("{}: {e}", path.display()));
-            return None;
-        }
-    };
+/// A `visor.config` mapping as a figment dict.
+fn settings_dict(cfg: &serde_norway::Mapping) -> Dict {
     let mut settings = Dict::new();
-    if let Some(cfg) = &doc.config {
-        for (k, v) in cfg {
-            if let (Some(k), Some(v)) = (yaml_scalar_text(k), figment_value(v)) {
-                settings.insert(k, v);
-            }
+    for (k, v) in cfg {
+        if let (Some(k), Some(v)) = (yaml_scalar_text(k), figment_value(v)) {
+            settings.insert(k, v);
         }
     }
-    Some((settings, doc))
+    settings
 }
 
-/// Loads the configuration: defaults, then each file, then the environment
-/// (`PKTVISOR_<KEY>`), then `flags` (only the options given on the command line).
+/// Loads the configuration: defaults, then each file (either style), then the environment
+/// (`PKTVISOR_<KEY>`, `${env:…}` in collector-style files), then `flags` (only the options
+/// given on the command line).
 pub fn load(files: &[PathBuf], flags: &Dict) -> Result<AgentConfig, ConfigErrors> {
-    let mut errors = Vec::new();
+    load_with_env(files, flags, &|k| std::env::var(k).ok())
+}
+
+/// `load` with its own environment lookup for `${env:…}` expansion.
+pub fn load_with_env(
+    files: &[PathBuf],
+    flags: &Dict,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AgentConfig, ConfigErrors> {
+    let (loaded, settings, errors) = load_parts(files, flags, env);
+    match settings {
+        Some(settings) if errors.is_empty() => Ok(AgentConfig {
+            settings,
+            definitions: definitions(&loaded),
+            files: files.to_vec(),
+            loaded,
+        }),
+        _ => Err(ConfigErrors(errors)),
+    }
+}
+
+/// The taps, policies and exports the files define.
+pub fn definitions(loaded: &Loaded) -> Definitions {
+    Definitions {
+        taps: loaded.doc.taps.clone(),
+        global_handler_config: loaded.doc.global_handler_config.clone(),
+        policies: loaded.doc.policies.clone(),
+        exports: loaded.exports(),
+    }
+}
+
+/// Everything loading found: what the files hold, the settings when they could be
+/// resolved, and every problem of files and settings (for `pktvisord validate`, which goes
+/// on to resolve the definitions even when the settings have problems).
+pub fn load_parts(
+    files: &[PathBuf],
+    flags: &Dict,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Loaded, Option<AgentSettings>, Vec<ConfigError>) {
+    let (loaded, mut errors) = load_files(files, env);
     let mut figment = Figment::from(Serialized::defaults(AgentSettings::default()));
     let known: Vec<String> = match serde_json::to_value(AgentSettings::default()) {
         Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
         _ => Vec::new(),
     };
-    let mut definitions = Definitions::default();
-    for path in files {
-        if let Some((settings, doc)) = read_file(path, &mut errors) {
+    for f in &loaded.files {
+        if let Some(cfg) = &f.settings {
             let mut profile = Map::new();
-            profile.insert(figment::Profile::Default, settings);
+            profile.insert(figment::Profile::Default, settings_dict(cfg));
             figment = figment.merge(FileSettings {
-                path: path.clone(),
+                name: format!("config file {}", f.path.display()),
                 data: profile,
             });
-            definitions.absorb(doc);
         }
+    }
+    let mut exporters = Dict::new();
+    if let Some((host, port)) = loaded.api_endpoint() {
+        exporters.insert("host".into(), Value::from(host.clone()));
+        exporters.insert("port".into(), Value::from(*port));
+    }
+    if let Some(otlp) = loaded.otlp()
+        && let Ok(v) = Value::serialize(otlp)
+    {
+        exporters.insert("otlp".into(), v);
+    }
+    if !exporters.is_empty() {
+        let mut profile = Map::new();
+        profile.insert(figment::Profile::Default, exporters);
+        figment = figment.merge(FileSettings {
+            name: "the collector-style exporters".into(),
+            data: profile,
+        });
     }
     figment = figment
         .merge(Env::prefixed("PKTVISOR_").filter(move |k| {
@@ -348,19 +361,12 @@ pub fn load(files: &[PathBuf], flags: &Dict) -> Result<AgentConfig, ConfigErrors
     if let Some(s) = &settings {
         s.validate(&mut errors);
     }
-    match settings {
-        Some(settings) if errors.is_empty() => Ok(AgentConfig {
-            settings,
-            definitions,
-            files: files.to_vec(),
-        }),
-        _ => Err(ConfigErrors(errors)),
-    }
+    (loaded, settings, errors)
 }
 
 /// Extracts the settings, reporting every bad key: serde stops at the first error, so
 /// the offending key is dropped and extraction repeated until the rest is clean.
-fn extract_all(figment: &Figment, errors: &mut Vec<String>) -> Option<AgentSettings> {
+fn extract_all(figment: &Figment, errors: &mut Vec<ConfigError>) -> Option<AgentSettings> {
     use figment::Provider;
     let mut current = figment.clone();
     let mut data: Option<Dict> = None;
@@ -384,7 +390,7 @@ fn extract_all(figment: &Figment, errors: &mut Vec<String>) -> Option<AgentSetti
                         figment::error::Kind::UnknownField(k, _) => Some(k.clone()),
                         _ => None,
                     });
-                    errors.push(format!("{path}: {}{source}", err.kind));
+                    errors.push(ConfigError::at(path, format!("{}{source}", err.kind)));
                     let dict = data.get_or_insert_with(|| {
                         current
                             .data()
@@ -408,13 +414,13 @@ fn extract_all(figment: &Figment, errors: &mut Vec<String>) -> Option<AgentSetti
 
 /// A file's `visor.config` as a figment provider (named after the file in errors).
 struct FileSettings {
-    path: PathBuf,
+    name: String,
     data: Map<figment::Profile, Dict>,
 }
 
 impl figment::Provider for FileSettings {
     fn metadata(&self) -> figment::Metadata {
-        figment::Metadata::named(format!("config file {}", self.path.display()))
+        figment::Metadata::named(self.name.clone())
     }
 
     fn data(&self) -> Result<Map<figment::Profile, Dict>, figment::Error> {
@@ -516,8 +522,8 @@ mod tests {
         flags.on("tls", true);
         let err = load(&[], &flags.0).unwrap_err();
         assert_eq!(
-            err.0,
-            vec!["you must specify --tls-key and --tls-cert to use --tls".to_string()]
+            err.to_string(),
+            "you must specify --tls-key and --tls-cert to use --tls"
         );
         let _ = std::fs::remove_file(a);
     }
@@ -542,17 +548,14 @@ mod tests {
         let a = write("list.yaml", "- a\n");
         let err = load(std::slice::from_ref(&a), &Dict::new()).unwrap_err();
         assert_eq!(
-            err.0,
-            vec![format!("invalid schema in config file: {}", a.display())]
+            err.to_string(),
+            format!("invalid schema in config file: {}", a.display())
         );
         let b = write("ver.yaml", "version: \"3\"\nvisor: {}\n");
         let err = load(std::slice::from_ref(&b), &Dict::new()).unwrap_err();
         assert_eq!(
-            err.0,
-            vec![format!(
-                "unsupported version in config file: {}",
-                b.display()
-            )]
+            err.to_string(),
+            format!("unsupported version in config file: {}", b.display())
         );
         let _ = std::fs::remove_file(a);
         let _ = std::fs::remove_file(b);

@@ -191,7 +191,7 @@ async fn legacy_metrics(
         return not_found();
     };
     let res = with_registry(&a, move |reg| {
-        if reg.policy("default").is_none() {
+        if reg.api_policy("default").is_none() {
             return Err(AgentError::not_found("no \"default\" policy exists"));
         }
         let mut out = Map::new();
@@ -240,7 +240,7 @@ async fn policy_metrics(
     }
     let res = with_registry(&a, move |reg| {
         let all = name == "__all";
-        if !all && reg.policy(&name).is_none() {
+        if !all && reg.api_policy(&name).is_none() {
             return Err(AgentError::not_found("policy does not exist"));
         }
         let mut out = Map::new();
@@ -279,7 +279,7 @@ async fn policy_metrics(
 fn prometheus_snapshots(
     reg: &Registry,
     policy: Option<&str>,
-) -> Vec<crate::agent::stream::PolicySnapshots> {
+) -> Vec<crate::service::stream::PolicySnapshots> {
     let complete = reg.snapshots(policy, Select::Bucket(1));
     if !complete.is_empty() && complete.iter().all(|p| p.snapshots.is_ok()) {
         return complete;
@@ -363,7 +363,7 @@ async fn prometheus_default(State(a): State<Shared>) -> Response {
     let instance = a.settings.prom_instance.clone();
     let otlp = a.otlp_stats();
     let res = with_registry(&a, move |reg| {
-        reg.policy("default")?;
+        reg.api_policy("default")?;
         let mut w = PromWriter::new(instance.as_deref());
         for p in prometheus_snapshots(reg, Some("default")) {
             if let Ok(list) = p.snapshots {
@@ -394,7 +394,7 @@ async fn policy_prometheus(State(a): State<Shared>, Path(name): Path<String>) ->
     let otlp = a.otlp_stats();
     let res = with_registry(&a, move |reg| {
         let all = name == "__all";
-        if !all && reg.policy(&name).is_none() {
+        if !all && reg.api_policy(&name).is_none() {
             return None;
         }
         let mut w = PromWriter::new(instance.as_deref());
@@ -466,7 +466,7 @@ async fn get_policy(State(a): State<Shared>, Path(name): Path<String>) -> Respon
         return not_found();
     }
     let res = with_registry(&a, move |reg| {
-        reg.policy(&name)
+        reg.api_policy(&name)
             .map(|p| json!({ p.name.clone(): policy_info(reg, p) }))
     })
     .await;
@@ -556,7 +556,7 @@ async fn create_policy(State(a): State<Shared>, headers: HeaderMap, b: Bytes) ->
         let name = def.name.clone();
         reg.add_policy(def)?;
         let entry = reg
-            .policy(&name)
+            .api_policy(&name)
             .ok_or_else(|| AgentError::create("policy vanished"))?;
         Ok(json!({ name.clone(): policy_info(reg, entry) }))
     })

@@ -4,11 +4,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::agent::registry::{PolicyEntry, Registry};
-use crate::agent::stream::{HandlerState, SourceSpec};
 use crate::config::visor::TapDef;
 use crate::export::json::snapshot_value;
 use crate::processor::Select;
-use crate::receiver::pcap_live::available_interfaces;
+use crate::service::stream::HandlerState;
 use crate::time::Timespec;
 use crate::window::WindowSettings;
 
@@ -56,10 +55,8 @@ fn input_info(reg: &Registry, stream_name: &str) -> Value {
     };
     let status = &s.stream.status;
     let running = status.running.load(std::sync::atomic::Ordering::SeqCst);
-    let mut cfg = s.input.config.clone();
-    if s.input.input_type == "pcap" {
-        cfg.merge(&s.input.filter);
-    }
+    // A stream whose input takes the policy filter has it merged into its config already.
+    let cfg = &s.input.config;
     let mut m = Map::new();
     m.insert(
         "module".into(),
@@ -75,38 +72,8 @@ fn input_info(reg: &Registry, stream_name: &str) -> Value {
         input["error"] = Value::String(e);
     }
     m.insert("input".into(), input);
-    match s.input.input_type.as_str() {
-        "pcap" => {
-            let host = &s.stream.host_spec;
-            let source = match &s.stream.source_kind {
-                k if *k == SourceSpec::Mock.kind() => "mock",
-                k => k,
-            };
-            m.insert(
-                "pcap".into(),
-                json!({
-                    "available_iface": available_interfaces(),
-                    "host_ips": {"ipv4": host.ipv4_strings(), "ipv6": host.ipv6_strings()},
-                    "pcap_source": source,
-                }),
-            );
-        }
-        "flow" => {
-            let mut v = json!({"packet_errors": status.flow_errors.load(std::sync::atomic::Ordering::Relaxed)});
-            if let Some(stats) = status.flow.lock().ok().and_then(|g| g.clone()) {
-                v["listener"] = serde_json::to_value(stats.snapshot()).unwrap_or(Value::Null);
-            }
-            m.insert("flow".into(), v);
-        }
-        "dnstap" => {
-            if let Some(stats) = status.dnstap.lock().ok().and_then(|g| g.clone()) {
-                m.insert(
-                    "dnstap".into(),
-                    serde_json::to_value(stats.snapshot()).unwrap_or(Value::Null),
-                );
-            }
-        }
-        _ => {}
+    if let Some((key, v)) = s.stream.input.describe(&s.stream.host_spec, status) {
+        m.insert(key.into(), v);
     }
     Value::Object(m)
 }

@@ -3,18 +3,17 @@
 //! delete, config reload, shutdown).
 //!
 //! - `config`: layered settings (defaults < files < `PKTVISOR_*` < flags) and definitions.
-//! - `stream`: one running input (capture thread + worker thread owning the pipelines).
 //! - `registry`: taps, policies, stream sharing and reference counting, resources policies.
 //! - `info`: pktvisor's info JSON for taps and policies.
 //! - `http`: the REST API and Prometheus endpoint.
 //! - `otlp_push`: the periodic OTLP push and self-telemetry.
 
+pub mod check;
 pub mod config;
 pub mod http;
 pub mod info;
 pub mod otlp_push;
 pub mod registry;
-pub mod stream;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,12 +23,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::config::{AgentConfig, AgentSettings, ConfigErrors, Definitions};
 use crate::agent::registry::{AgentError, Registry};
+use crate::config::error::ConfigError;
+use crate::config::load::Loaded;
 use crate::config::value::ConfigMap;
 use crate::config::visor::{VisorDocument, parse_document};
 use crate::enrich::geo::GeoDatabases;
 use crate::enrich::services::ServiceRegistry;
 use crate::processor::ProcessorContext;
-use crate::service::plan::{PlanDefaults, plan_policies};
+use crate::service::plan::{
+    PlanDefaults, ResolvedPlan, check_taps, resolve_policy, resource_conflicts,
+};
 
 /// The running agent.
 pub struct Agent {
@@ -80,7 +83,8 @@ pub fn processor_context(s: &AgentSettings) -> Result<ProcessorContext, StartErr
     })
 }
 
-fn plan_defaults(s: &AgentSettings) -> PlanDefaults {
+/// The plan defaults of the settings (`--periods`, `--max-deep-sample`).
+pub fn plan_defaults(s: &AgentSettings) -> PlanDefaults {
     PlanDefaults {
         num_periods: s.periods,
         deep_sample_rate: s.max_deep_sample,
@@ -113,7 +117,8 @@ pub fn default_document(
 
 impl Agent {
     /// Starts every tap and policy of `config` plus `extra` (the IFACE default policy).
-    /// Every definition error is reported at once; nothing keeps running on error.
+    /// Every definition is resolved first and every problem reported at once; nothing
+    /// keeps running on error.
     pub fn start(config: AgentConfig, extra: Option<VisorDocument>) -> Result<Agent, StartError> {
         let ctx = processor_context(&config.settings)?;
         let mut reg = Registry::new(plan_defaults(&config.settings), ctx);
@@ -122,7 +127,7 @@ impl Agent {
             defs.taps.extend(doc.taps);
             defs.policies.extend(doc.policies);
         }
-        let names = apply(&mut reg, &defs).map_err(StartError::Config)?;
+        let names = apply(&mut reg, &defs, &config.loaded).map_err(StartError::Config)?;
         Ok(Agent {
             settings: config.settings,
             registry: Mutex::new(reg),
@@ -170,13 +175,16 @@ impl Agent {
         (list.iter().all(|(_, ok, _)| *ok), list)
     }
 
-    /// SIGHUP: reads the config files again; validates, then replaces the taps and
-    /// policies they define. A bad file keeps the running configuration.
+    /// SIGHUP: reads the config files again and resolves them whole; then replaces the taps
+    /// and policies they define. A file that does not resolve keeps the running
+    /// configuration.
     pub fn reload(&self) -> Result<(), String> {
         let cfg =
             config::load(&self.files, &figment::value::Dict::new()).map_err(|e| e.to_string())?;
-        let doc = cfg.definitions.document();
-        plan_policies(&doc, &plan_defaults(&self.settings)).map_err(|e| e.0)?;
+        let reg = Registry::new(plan_defaults(&self.settings), ProcessorContext::default());
+        resolve_definitions(&reg, &cfg.definitions).map_err(|e| {
+            ConfigErrors(e.into_iter().map(|x| cfg.loaded.place(x)).collect()).to_string()
+        })?;
         let mut reg = self.registry();
         let mut names = self.from_files.lock().unwrap_or_else(|p| p.into_inner());
         for p in &names.1 {
@@ -185,7 +193,7 @@ impl Agent {
         for t in &names.0 {
             let _ = reg.remove_tap(t);
         }
-        match apply(&mut reg, &cfg.definitions) {
+        match apply(&mut reg, &cfg.definitions, &cfg.loaded) {
             Ok(n) => {
                 *names = n;
                 Ok(())
@@ -197,33 +205,82 @@ impl Agent {
         }
     }
 
+    /// Stops every input's receiver (upstream first); the workers keep answering reads.
+    pub fn stop_inputs(&self) {
+        self.registry().stop_receivers();
+    }
+
     /// Stops every input stream.
     pub fn stop(&self) {
         self.registry().stop_all();
     }
 }
 
-/// Adds every tap, global handler config and policy; all errors at once (with their
-/// paths). On error everything added here is removed again.
+/// Resolves every tap and policy of `defs` against `reg` (whose own taps stay visible):
+/// every problem with its path, nothing started.
+pub fn resolve_definitions(
+    reg: &Registry,
+    defs: &Definitions,
+) -> Result<Vec<(String, Vec<ResolvedPlan>)>, Vec<ConfigError>> {
+    let mut doc = defs.document();
+    for t in &reg.taps {
+        if !doc.taps.iter().any(|x| x.name == t.name) {
+            doc.taps.push(t.clone());
+        }
+    }
+    let mut errors = check_taps(&defs.taps);
+    let mut resolved = Vec::new();
+    for p in &defs.policies {
+        if reg.policy(&p.name).is_some() {
+            errors.push(ConfigError::at(
+                format!("visor.policies.{}", p.name),
+                format!("policy with name '{}' already defined", p.name),
+            ));
+            continue;
+        }
+        match resolve_policy(&doc, p, &reg.defaults) {
+            Ok(v) => resolved.push((p.name.clone(), v)),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let all: Vec<ResolvedPlan> = resolved.iter().flat_map(|(_, v)| v.clone()).collect();
+    errors.extend(resource_conflicts(&all));
+    if errors.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Resolves every tap and policy first (all problems at once, with their paths and
+/// files), then adds and starts them; a start failure (an interface that is missing, a
+/// socket that cannot be bound) removes everything added here again.
 fn apply(
     reg: &mut Registry,
     defs: &Definitions,
+    loaded: &Loaded,
 ) -> Result<(Vec<String>, Vec<String>), ConfigErrors> {
+    let resolved = resolve_definitions(reg, defs)
+        .map_err(|e| ConfigErrors(e.into_iter().map(|x| loaded.place(x)).collect()))?;
     let mut errors = Vec::new();
     let mut taps = Vec::new();
     let mut policies = Vec::new();
     reg.global_handler_config = defs.global_handler_config.clone();
+    for (name, e) in &defs.exports {
+        reg.exports.retain(|(n, _)| n != name);
+        reg.exports.push((name.clone(), *e));
+    }
     for t in &defs.taps {
         match reg.add_tap(t.clone()) {
             Ok(()) => taps.push(t.name.clone()),
-            Err(e) => errors.push(format!("visor.taps.{}: {}", t.name, e.message)),
+            Err(e) => errors.push(ConfigError::at(format!("visor.taps.{}", t.name), e.message)),
         }
     }
-    for p in &defs.policies {
-        match reg.add_policy(p.clone()) {
-            Ok(()) => policies.push(p.name.clone()),
+    for (name, plans) in resolved {
+        match reg.add_resolved(&name, plans) {
+            Ok(()) => policies.push(name),
             Err(AgentError { message, .. }) => {
-                errors.push(format!("visor.policies.{}: {message}", p.name));
+                errors.push(ConfigError::at(format!("visor.policies.{name}"), message));
             }
         }
     }
@@ -236,5 +293,7 @@ fn apply(
     for t in &taps {
         let _ = reg.remove_tap(t);
     }
-    Err(ConfigErrors(errors))
+    Err(ConfigErrors(
+        errors.into_iter().map(|x| loaded.place(x)).collect(),
+    ))
 }

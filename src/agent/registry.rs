@@ -7,23 +7,17 @@
 //! stopped and removed with it. Creation is transactional: on any error everything created
 //! for the policy is removed again. Errors carry pktvisor's texts and HTTP codes.
 
-use std::path::PathBuf;
-
-use crate::agent::stream::{HandlerState, PolicySnapshots, SourceSpec, Stream};
-use crate::config::hostspec::HostSpec;
-use crate::config::value::{ConfigMap, ConfigValue};
+use crate::config::collector::Exports;
+use crate::config::error::ConfigError;
+use crate::config::value::ConfigMap;
 use crate::config::visor::{PolicyDef, TapDef, VisorDocument};
 use crate::processor::{ProcessorContext, Select};
-use crate::receiver::af_packet::AfPacketConfig;
-use crate::receiver::dnstap::config::{DnstapInput, DnstapSource};
-use crate::receiver::dnstap::filter::HostFilter;
-use crate::receiver::pcap_live::{LiveConfig, interface_host_spec, resolve_interface};
 use crate::service::pipeline::PolicyPipeline;
-use crate::service::plan::{HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, plan_policies};
+use crate::service::plan::{
+    InputPlan, PlanDefaults, PolicyPlan, ResolvedPlan, resolve_policy, tap_input,
+};
+use crate::service::stream::{HandlerState, PolicySnapshots, Stream};
 use crate::time::Timespec;
-
-/// Default TCP reassembly table bound (`tcp_packet_reassembly_cache_limit`).
-const TCP_LIMIT: usize = 300_000;
 
 /// An agent error: pktvisor's message and the HTTP status it maps to.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,97 +88,10 @@ pub struct Registry {
     pub streams: Vec<StreamEntry>,
     /// Plan defaults (`--periods`, `--max-deep-sample`).
     pub defaults: PlanDefaults,
+    /// Exporters of policies from collector-style pipelines (others go everywhere).
+    pub exports: Vec<(String, Exports)>,
     /// Shared services for processors.
     pub ctx: ProcessorContext,
-}
-
-fn window_keys(handler: &HandlerPlan) -> ConfigMap {
-    let mut w = ConfigMap::new();
-    for k in [
-        "num_periods",
-        "deep_sample_rate",
-        "topn_count",
-        "topn_percentile_threshold",
-        "recorded_stream",
-    ] {
-        if let Some(v) = handler.config.get(k) {
-            w.set(k, v.clone());
-        }
-    }
-    w
-}
-
-/// Builds the source of an input plan, with the host spec its direction rules use.
-fn source_of(input: &InputPlan) -> Result<(SourceSpec, HostSpec), String> {
-    let cfg = &input.config;
-    let text = |k: &str| cfg.get_str(k).map_err(|e| e.to_string());
-    if input.input_type == "dnstap" {
-        let d = DnstapInput::from_config(cfg)?;
-        if matches!(d.source, DnstapSource::File(_)) {
-            return Err("dnstap_file is only read by pktvisor-reader".into());
-        }
-        return Ok((SourceSpec::Dnstap(d), HostSpec::default()));
-    }
-    if input.input_type == "flow" {
-        let f = crate::receiver::flow::FlowInput::from_config(cfg)?;
-        if f.flow_type_defaulted {
-            tracing::warn!("flow_type not specified, using sflow");
-        }
-        if matches!(f.source, crate::receiver::flow::FlowSource::File { .. }) {
-            return Err("flow pcap_file is only read by pktvisor-reader".into());
-        }
-        return Ok((SourceSpec::Flow(f), HostSpec::default()));
-    }
-    if input.input_type != "pcap" {
-        return Err(format!(
-            "input type '{}' is not available in pktvisord yet",
-            input.input_type
-        ));
-    }
-    let explicit = match text("host_spec")? {
-        Some(h) if !h.is_empty() => Some(HostSpec::parse(h).map_err(|e| e.to_string())?),
-        _ => None,
-    };
-    let bpf = text("bpf")?.filter(|b| !b.is_empty()).map(str::to_string);
-    if let Some(f) = text("pcap_file")? {
-        return Ok((
-            SourceSpec::File {
-                path: PathBuf::from(f),
-                bpf,
-            },
-            explicit.unwrap_or_default(),
-        ));
-    }
-    let source = text("pcap_source")?.unwrap_or("libpcap");
-    if source == "mock" {
-        return Ok((SourceSpec::Mock, explicit.unwrap_or_default()));
-    }
-    let Some(iface) = text("iface")? else {
-        return Err("no iface was specified for live capture".into());
-    };
-    match source {
-        "libpcap" => {
-            let dev = resolve_interface(iface).map_err(|e| e.to_string())?;
-            let host = explicit.unwrap_or_else(|| interface_host_spec(&dev));
-            let mut live = LiveConfig::new(&dev.name);
-            live.bpf = bpf;
-            Ok((SourceSpec::Live(live), host))
-        }
-        "af_packet" => {
-            let mut c = AfPacketConfig::new(iface);
-            c.bpf = bpf;
-            Ok((SourceSpec::AfPacket(c), explicit.unwrap_or_default()))
-        }
-        _ => Err("unknown pcap source".into()),
-    }
-}
-
-fn tcp_limit(input: &InputPlan) -> Result<usize, String> {
-    Ok(input
-        .config
-        .get_u64("tcp_packet_reassembly_cache_limit")
-        .map_err(|e| e.to_string())?
-        .map_or(TCP_LIMIT, |v| usize::try_from(v).unwrap_or(usize::MAX)))
 }
 
 impl Registry {
@@ -205,11 +112,7 @@ impl Registry {
                 tap.name
             )));
         }
-        let doc = VisorDocument {
-            taps: vec![tap.clone()],
-            ..VisorDocument::default()
-        };
-        plan_policies(&doc, &self.defaults).map_err(|e| AgentError::create(e.0))?;
+        tap_input(&tap).map_err(AgentError::create)?;
         self.taps.push(tap);
         Ok(())
     }
@@ -224,7 +127,20 @@ impl Registry {
         Ok(())
     }
 
-    /// Plans, starts and registers a policy (transactional).
+    /// Resolves a policy against the registered taps: every problem with its path, nothing
+    /// started.
+    pub fn resolve(&self, def: &PolicyDef) -> Result<Vec<ResolvedPlan>, Vec<ConfigError>> {
+        let doc = VisorDocument {
+            taps: self.taps.clone(),
+            global_handler_config: self.global_handler_config.clone(),
+            policies: vec![def.clone()],
+            config: None,
+        };
+        resolve_policy(&doc, def, &self.defaults)
+    }
+
+    /// Resolves, starts and registers a policy (transactional). Errors are pktvisor's
+    /// texts; nothing starts unless the whole policy resolves.
     pub fn add_policy(&mut self, def: PolicyDef) -> Result<(), AgentError> {
         if self.policies.iter().any(|p| p.name == def.name) {
             return Err(AgentError::create(format!(
@@ -232,30 +148,30 @@ impl Registry {
                 def.name
             )));
         }
-        let doc = VisorDocument {
-            taps: self.taps.clone(),
-            global_handler_config: self.global_handler_config.clone(),
-            policies: vec![def.clone()],
-            config: None,
-        };
-        let mut plans = plan_policies(&doc, &self.defaults).map_err(|e| AgentError::create(e.0))?;
-        for p in &mut plans {
-            if p.input.config.contains("pcap_file") {
-                for h in &mut p.handlers {
-                    h.config.set("recorded_stream", ConfigValue::Bool(true));
-                }
-            }
-        }
+        let plans = self.resolve(&def).map_err(|errors| {
+            AgentError::create(
+                errors
+                    .into_iter()
+                    .next()
+                    .map(|e| e.message)
+                    .unwrap_or_default(),
+            )
+        })?;
+        self.add_resolved(&def.name, plans)
+    }
+
+    /// Starts and registers the resolved plans of a policy (transactional).
+    pub fn add_resolved(&mut self, name: &str, plans: Vec<ResolvedPlan>) -> Result<(), AgentError> {
         let mut created_streams: Vec<String> = Vec::new();
         let mut attached: Vec<String> = Vec::new();
         let result = self.start_plans(&plans, &mut created_streams, &mut attached);
         if let Err(e) = result {
-            self.rollback(&def.name, &created_streams, &attached);
+            self.rollback(name, &created_streams, &attached);
             return Err(e);
         }
         self.policies.push(PolicyEntry {
-            name: def.name,
-            plans,
+            name: name.to_string(),
+            plans: plans.into_iter().map(|r| r.plan).collect(),
             resources_of: None,
         });
         Ok(())
@@ -263,82 +179,59 @@ impl Registry {
 
     fn start_plans(
         &mut self,
-        plans: &[PolicyPlan],
+        plans: &[ResolvedPlan],
         created: &mut Vec<String>,
         attached: &mut Vec<String>,
     ) -> Result<(), AgentError> {
-        for plan in plans {
-            let pipeline = PolicyPipeline::build(plan, &self.ctx).map_err(AgentError::create)?;
-            let filter = if plan.input.input_type == "dnstap" {
-                HostFilter::for_input(&plan.input.config, &plan.input.filter).map_err(|e| {
-                    AgentError::create(format!(
-                        "unable to create event proxy due to invalid input filter config: {e}"
-                    ))
-                })?
-            } else {
-                HostFilter::default()
-            };
-            let name = plan.input.stream_name.clone();
+        for r in plans {
+            let pipeline = PolicyPipeline::build(r, &self.ctx);
+            let name = r.plan.input.stream_name.clone();
             if let Some(s) = self.streams.iter_mut().find(|s| s.stream.name == name) {
-                tracing::info!("policy [{}]: reusing input stream {name}", plan.name);
-                s.stream.attach(pipeline, filter);
-                s.policies.push(plan.name.clone());
+                tracing::info!("policy [{}]: reusing input stream {name}", r.plan.name);
+                s.stream.attach(pipeline);
+                s.policies.push(r.plan.name.clone());
                 attached.push(name);
                 continue;
             }
-            let resources = self.resources_plan(plan);
-            let res_pipeline =
-                PolicyPipeline::build(&resources, &self.ctx).map_err(AgentError::create)?;
-            let (source, host) = source_of(&plan.input).map_err(AgentError::create)?;
-            let limit = tcp_limit(&plan.input).map_err(AgentError::create)?;
+            for claim in r.input.resources() {
+                if let Some(other) = self.streams.iter().find(|s| {
+                    s.stream
+                        .input
+                        .resources()
+                        .iter()
+                        .any(|c| c.collides(&claim))
+                }) {
+                    return Err(AgentError::create(format!(
+                        "{claim} is already used by input stream {}",
+                        other.stream.name
+                    )));
+                }
+            }
+            let resources = r
+                .resources_plan(self.defaults.num_periods)
+                .map_err(AgentError::create)?;
+            let res_pipeline = PolicyPipeline::build(&resources, &self.ctx);
             let stream = Stream::start(
                 &name,
-                &plan.input.tap,
-                source,
-                host,
-                limit,
-                vec![(res_pipeline, HostFilter::default()), (pipeline, filter)],
+                &r.plan.input.tap,
+                r.input.clone(),
+                vec![res_pipeline, pipeline],
             )
-            .map_err(|e| AgentError::create(format!("failed to start input {name}: {e}")))?;
-            tracing::info!("policy [{}]: started input stream {name}", plan.name);
+            .map_err(|e| AgentError::create(e.to_string()))?;
+            tracing::info!("policy [{}]: started input stream {name}", r.plan.name);
             self.streams.push(StreamEntry {
                 stream,
-                input: plan.input.clone(),
-                policies: vec![resources.name.clone(), plan.name.clone()],
+                input: r.plan.input.clone(),
+                policies: vec![resources.plan.name.clone(), r.plan.name.clone()],
             });
             self.policies.push(PolicyEntry {
-                name: resources.name.clone(),
-                plans: vec![resources],
+                name: resources.plan.name.clone(),
+                plans: vec![resources.plan],
                 resources_of: Some(name.clone()),
             });
             created.push(name);
         }
         Ok(())
-    }
-
-    /// The auto `<stream>-resources` policy of a plan's new stream.
-    fn resources_plan(&self, plan: &PolicyPlan) -> PolicyPlan {
-        let name = format!("{}-resources", plan.input.stream_name);
-        let mut config = plan.handlers.first().map(window_keys).unwrap_or_default();
-        if !config.contains("num_periods") {
-            config.set("num_periods", ConfigValue::U64(self.defaults.num_periods));
-        }
-        config.set(
-            "_internal_tap_name",
-            ConfigValue::Str(plan.input.tap.clone()),
-        );
-        PolicyPlan {
-            name: name.clone(),
-            input: plan.input.clone(),
-            handlers: vec![HandlerPlan {
-                name: name.clone(),
-                handler_type: "input_resources".into(),
-                version: "1.0".into(),
-                config,
-            }],
-            chained: false,
-            merge_like_handlers: false,
-        }
     }
 
     fn rollback(&mut self, policy: &str, created: &[String], attached: &[String]) {
@@ -355,7 +248,7 @@ impl Registry {
 
     fn drop_stream(&mut self, name: &str) {
         if let Some(i) = self.streams.iter().position(|s| s.stream.name == name) {
-            let s = self.streams.remove(i);
+            let mut s = self.streams.remove(i);
             s.stream.stop();
         }
         self.policies
@@ -397,9 +290,16 @@ impl Registry {
         Ok(())
     }
 
+    /// Stops every stream's receiver; workers keep answering reads (upstream first).
+    pub fn stop_receivers(&mut self) {
+        for s in &mut self.streams {
+            s.stream.stop_receiver();
+        }
+    }
+
     /// Stops every stream.
     pub fn stop_all(&mut self) {
-        for s in self.streams.drain(..) {
+        for mut s in self.streams.drain(..) {
             s.stream.stop();
         }
         self.policies.clear();
@@ -410,18 +310,34 @@ impl Registry {
         self.policies.iter().find(|p| p.name == name)
     }
 
+    /// The exporters a policy's metrics go to.
+    pub fn exports(&self, name: &str) -> Exports {
+        self.exports
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, e)| *e)
+            .unwrap_or_default()
+    }
+
+    /// The entry of a policy the REST API and `/metrics` serve.
+    pub fn api_policy(&self, name: &str) -> Option<&PolicyEntry> {
+        self.policy(name).filter(|p| self.exports(&p.name).api)
+    }
+
     /// The stream of a name.
     pub fn stream(&self, name: &str) -> Option<&StreamEntry> {
         self.streams.iter().find(|s| s.stream.name == name)
     }
 
-    /// Snapshots of one policy (all its streams) or of every policy, in policy order.
+    /// Snapshots of one policy (all its streams) or of every policy the API serves, in
+    /// policy order.
     pub fn snapshots(&self, policy: Option<&str>, sel: Select) -> Vec<PolicySnapshots> {
         let now = Timespec::now();
         let mut out = Vec::new();
         for s in &self.streams {
             out.extend(s.stream.snapshots_now(policy, sel, now));
         }
+        out.retain(|p| self.exports(&p.policy).api);
         let order = |name: &str| self.policies.iter().position(|p| p.name == name);
         out.sort_by_key(|p| order(&p.policy));
         out
@@ -430,10 +346,13 @@ impl Registry {
     /// Every handler's buckets on every stream (OTLP push).
     pub fn readings(&self) -> Vec<crate::export::otlp::HandlerReading> {
         let now = Timespec::now();
-        self.streams
+        let mut out: Vec<_> = self
+            .streams
             .iter()
             .flat_map(|s| s.stream.readings_now(now))
-            .collect()
+            .collect();
+        out.retain(|r| self.exports(&r.policy).otlp);
+        out
     }
 
     /// Handler states of every stream.

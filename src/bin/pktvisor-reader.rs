@@ -12,8 +12,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 use serde_json::{Map, Value};
 
+use pktvisor::config::load::load_files;
 use pktvisor::config::value::{ConfigMap, ConfigValue};
-use pktvisor::config::visor::parse_document;
 use pktvisor::enrich::geo::GeoDatabases;
 use pktvisor::enrich::services::ServiceRegistry;
 use pktvisor::export::json;
@@ -22,10 +22,12 @@ use pktvisor::export::prometheus::PromWriter;
 use pktvisor::metric::TableStat;
 use pktvisor::otlp::{LegacyOtelFlags, OtlpConfig, OtlpExporter};
 use pktvisor::processor::{ProcessorContext, Select};
-use pktvisor::service::dnstap_run;
-use pktvisor::service::file_run::{PcapFileInput, Progress, RunReport, run_pcap_file};
+use pktvisor::receiver::InputKind;
 use pktvisor::service::pipeline::PolicyPipeline;
-use pktvisor::service::plan::{HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, plan_policies};
+use pktvisor::service::plan::{
+    HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, ResolvedPlan, resolve_document,
+};
+use pktvisor::service::stream::{Finished, Progress, run_recorded};
 use pktvisor::time::Timespec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -233,44 +235,43 @@ fn default_flow_plan(args: &Args, flow_type: &str) -> PolicyPlan {
     plan
 }
 
-/// Runs one flow input stream (capture-file mode) through its pipelines; returns its
-/// template cache's table stats and logs what could not be decoded.
-fn run_flow_stream(
-    input: &InputPlan,
-    pipelines: &mut [PolicyPipeline],
-) -> Result<(String, String, TableStat)> {
-    use pktvisor::receiver::flow::{FlowDecoder, FlowInput, FlowSource, file::run_flow_file};
-    let cfg = FlowInput::from_config(&input.config).map_err(|e| anyhow!("{e}"))?;
-    if cfg.flow_type_defaulted {
-        tracing::warn!("flow_type not specified, using sflow");
+/// The plans of a `--config` document (either style), every input reading FILE.
+fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<ResolvedPlan>> {
+    let (loaded, errors) = load_files(std::slice::from_ref(path), &|k| std::env::var(k).ok());
+    if !errors.is_empty() {
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!("{}", text.join("\n"));
     }
-    let FlowSource::File { path, port } = cfg.source else {
-        bail!("flow input {} reads no pcap_file", input.tap);
+    let mut forced = ConfigMap::new();
+    forced.set("recorded_stream", ConfigValue::Bool(true));
+    let defaults = PlanDefaults {
+        num_periods: args.periods,
+        deep_sample_rate: args.max_deep_sample,
+        forced,
     };
-    let mut decoder = FlowDecoder::new(cfg.flow_type);
-    let mut progress = StderrProgress::new();
-    let report = run_flow_file(
-        &path,
-        port,
-        &mut decoder,
-        &mut |ev| {
-            for p in pipelines.iter_mut() {
-                p.dispatch(ev);
-            }
-        },
-        &mut |n, read, total| progress.update(n, read, total),
-    )
-    .map_err(|e| anyhow!("{e}"))?;
-    for p in pipelines.iter_mut() {
-        p.finish();
+    let mut plans = resolve_document(&loaded.doc, &defaults).map_err(|errors| {
+        let text: Vec<String> = errors
+            .into_iter()
+            .map(|e| loaded.place(e).to_string())
+            .collect();
+        anyhow!("{}", text.join("\n"))
+    })?;
+    if plans.is_empty() {
+        bail!("no policies found in schema");
     }
-    progress.done(report.datagrams);
-    if report.truncated {
-        tracing::warn!("the capture file ends inside a record (truncated)");
+    if args.bpf.is_some() || args.host_spec.is_some() {
+        tracing::warn!("-b and -H apply only without --config; the taps' settings are used");
     }
-    if let Some(e) = &report.corrupt {
-        tracing::warn!("{e}; results cover every record before it");
+    let file = args.file.display().to_string();
+    for p in &mut plans {
+        p.read_file(&file).map_err(|e| anyhow!("{e}"))?;
     }
+    Ok(plans)
+}
+
+/// Logs what a flow stream's decoder saw and returns its template table.
+fn report_flow(tap: &str, f: &Finished) -> Option<(String, String, TableStat)> {
+    let decoder = f.flow.as_ref()?;
     let stats = decoder.stats();
     if stats.total_errors() > 0 {
         tracing::warn!(
@@ -296,8 +297,8 @@ fn run_flow_stream(
     let t = decoder.templates();
     let ts = t.stats();
     let limits = t.limits();
-    Ok((
-        input.tap.clone(),
+    Some((
+        tap.to_string(),
         String::new(),
         TableStat {
             name: "flow_templates",
@@ -308,102 +309,56 @@ fn run_flow_stream(
     ))
 }
 
-/// The plans of a `--config` document, every pcap input reading FILE.
-fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<PolicyPlan>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    let doc = parse_document(&text).map_err(|e| anyhow!("{e}"))?;
-    let mut forced = ConfigMap::new();
-    forced.set("recorded_stream", ConfigValue::Bool(true));
-    let defaults = PlanDefaults {
-        num_periods: args.periods,
-        deep_sample_rate: args.max_deep_sample,
-        forced,
-    };
-    let mut plans = plan_policies(&doc, &defaults).map_err(|e| anyhow!("{e}"))?;
-    if plans.is_empty() {
-        bail!("no policies found in schema");
-    }
-    if args.bpf.is_some() || args.host_spec.is_some() {
-        tracing::warn!("-b and -H apply only without --config; the taps' settings are used");
-    }
-    for p in &mut plans {
-        if p.input.input_type == "flow" {
-            p.input.config.remove("bind");
-            p.input.config.set(
-                "pcap_file",
-                ConfigValue::Str(args.file.display().to_string()),
-            );
-            continue;
-        }
-        if p.input.input_type == "dnstap" {
-            for k in ["socket", "tcp"] {
-                p.input.config.remove(k);
+/// Logs what a recording's receiver and worker saw.
+fn report_run(kind: InputKind, f: &Finished) {
+    let summary = f.status.summary().unwrap_or_default();
+    if summary.truncated {
+        let what = match kind {
+            InputKind::Dnstap => {
+                "the dnstap file ends inside a frame or without STOP (truncated); results cover every complete frame"
             }
-            p.input.config.set(
-                "dnstap_file",
-                ConfigValue::Str(args.file.display().to_string()),
-            );
-            continue;
-        }
-        p.input.config.remove("iface");
-        p.input.config.set(
-            "pcap_file",
-            ConfigValue::Str(args.file.display().to_string()),
-        );
+            _ => {
+                "the capture file ends inside a record (truncated); results cover every complete record before it"
+            }
+        };
+        tracing::warn!("{what}");
     }
-    Ok(plans)
-}
-
-fn report_dnstap(r: &dnstap_run::DnstapFileReport) {
-    if r.truncated {
-        tracing::warn!(
-            "the dnstap file ends inside a frame or without STOP (truncated); results cover every complete frame"
-        );
-    }
-    if let Some(e) = &r.corrupt {
-        tracing::warn!("{e}; results cover every frame before it");
-    }
-    let skipped = r.invalid + r.not_message + r.unknown_type;
-    if skipped > 0 {
-        tracing::warn!(
-            "skipped {skipped} dnstap frames: invalid protobuf={} not a message={} unknown message type={}",
-            r.invalid,
-            r.not_message,
-            r.unknown_type
-        );
-    }
-}
-
-fn report_run(report: &RunReport) {
-    if report.truncated {
-        tracing::warn!(
-            "the capture file ends inside a record (truncated); results cover every complete record before it"
-        );
-    }
-    if let Some(e) = &report.corrupt {
+    if let Some(e) = &summary.corrupt {
         tracing::warn!("{e}; results cover every record before it");
     }
-    let drops = report.decode.nonzero();
-    if !drops.is_empty() {
-        let text: Vec<String> = drops.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        tracing::info!("frames not fully decoded: {}", text.join(" "));
-    }
-    if report.bpf_rejected > 0 {
-        tracing::info!(
-            "{} records did not match the BPF filter",
-            report.bpf_rejected
-        );
-    }
-    let t = &report.tcp;
-    if t.evicted + t.timed_out + t.gaps > 0 {
-        tracing::info!(
-            "tcp reassembly: connections={} evicted={} timed_out={} gaps={}",
-            t.connections,
-            t.evicted,
-            t.timed_out,
-            t.gaps
-        );
+    match kind {
+        InputKind::Pcap => {
+            let drops = f.stats.decode.nonzero();
+            if !drops.is_empty() {
+                let text: Vec<String> = drops.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                tracing::info!("frames not fully decoded: {}", text.join(" "));
+            }
+            if summary.skipped > 0 {
+                tracing::info!("{} records did not match the BPF filter", summary.skipped);
+            }
+            let t = &f.stats.tcp;
+            if t.evicted + t.timed_out + t.gaps > 0 {
+                tracing::info!(
+                    "tcp reassembly: connections={} evicted={} timed_out={} gaps={}",
+                    t.connections,
+                    t.evicted,
+                    t.timed_out,
+                    t.gaps
+                );
+            }
+        }
+        InputKind::Dnstap => {
+            let skipped = summary.invalid + summary.not_message + f.stats.dnstap_unknown_type;
+            if skipped > 0 {
+                tracing::warn!(
+                    "skipped {skipped} dnstap frames: invalid protobuf={} not a message={} unknown message type={}",
+                    summary.invalid,
+                    summary.not_message,
+                    f.stats.dnstap_unknown_type
+                );
+            }
+        }
+        InputKind::Flow => {}
     }
 }
 
@@ -481,59 +436,51 @@ fn run(args: &Args) -> Result<String> {
     };
     let plans = match &args.config {
         Some(path) => config_plans(args, path)?,
-        None if dnstap => vec![default_dnstap_plan(args)],
-        None if flow.is_some() => vec![default_flow_plan(args, flow.unwrap_or("sflow"))],
-        None => vec![default_plan(args)],
+        None => {
+            let plan = match flow {
+                _ if dnstap => default_dnstap_plan(args),
+                Some(t) => default_flow_plan(args, t),
+                None => default_plan(args),
+            };
+            vec![ResolvedPlan::from_plan(plan).map_err(|e| anyhow!("{e}"))?]
+        }
     };
     // One run per distinct input stream, shared by every policy that reads it.
-    let mut streams: BTreeMap<String, (InputPlan, Vec<PolicyPipeline>)> = BTreeMap::new();
-    let mut order = Vec::new();
-    for plan in &plans {
-        let pipeline = PolicyPipeline::build(plan, &ctx).map_err(|e| anyhow!("{e}"))?;
-        order.push((plan.input.stream_name.clone(), plan.name.clone()));
+    let mut streams: BTreeMap<String, (ResolvedPlan, Vec<PolicyPipeline>)> = BTreeMap::new();
+    for r in &plans {
+        let pipeline = PolicyPipeline::build(r, &ctx);
         streams
-            .entry(plan.input.stream_name.clone())
-            .or_insert_with(|| (plan.input.clone(), Vec::new()))
+            .entry(r.plan.input.stream_name.clone())
+            .or_insert_with(|| (r.clone(), Vec::new()))
             .1
             .push(pipeline);
     }
     let mut finished: Vec<PolicyPipeline> = Vec::new();
     let mut tables: Vec<(String, String, TableStat)> = Vec::new();
-    for (_, (input, mut pipelines)) in streams {
-        if input.input_type == "flow" {
-            tables.push(run_flow_stream(&input, &mut pipelines)?);
-            finished.extend(pipelines);
-            continue;
-        }
-        if input.input_type == "dnstap" {
-            let path = dnstap_run::file_of(&input.config).map_err(|e| anyhow!("{e}"))?;
-            let dispatch = dnstap_run::DnstapDispatch::for_pipelines(&pipelines, &plans)
-                .map_err(|e| anyhow!("{e}"))?;
-            let mut progress = StderrProgress::new();
-            let report =
-                dnstap_run::run_dnstap_file(&path, &mut pipelines, dispatch, &mut progress)
-                    .map_err(|e| anyhow!("{e}"))?;
-            report_dnstap(&report);
-            finished.extend(pipelines);
-            continue;
-        }
-        let file_input = PcapFileInput::from_config(&input.config).map_err(|e| anyhow!("{e}"))?;
+    for (_, (r, pipelines)) in streams {
         let mut progress = StderrProgress::new();
-        let report = run_pcap_file(&file_input, &mut pipelines, &mut progress)
-            .map_err(|e| anyhow!("{e}"))?;
-        report_run(&report);
-        tables.push((input.tap.clone(), String::new(), report.tcp_table.clone()));
-        for p in &pipelines {
-            for h in &p.handlers {
-                for t in h.processor.tables() {
-                    tables.push((p.policy.clone(), h.name.clone(), t));
+        let f =
+            run_recorded(r.input.as_ref(), pipelines, &mut progress).map_err(|e| anyhow!("{e}"))?;
+        let kind = r.input_spec.kind;
+        report_run(kind, &f);
+        match kind {
+            InputKind::Pcap => {
+                tables.push((r.plan.input.tap.clone(), String::new(), f.tcp_table.clone()));
+                for p in &f.pipelines {
+                    for h in &p.handlers {
+                        for t in h.processor.tables() {
+                            tables.push((p.policy.clone(), h.name.clone(), t));
+                        }
+                    }
                 }
             }
+            InputKind::Flow => tables.extend(report_flow(&r.plan.input.tap, &f)),
+            InputKind::Dnstap => {}
         }
-        finished.extend(pipelines);
+        finished.extend(f.pipelines);
     }
     // Output in policy order.
-    let pos = |p: &PolicyPipeline| plans.iter().position(|x| x.name == p.policy);
+    let pos = |p: &PolicyPipeline| plans.iter().position(|x| x.plan.name == p.policy);
     finished.sort_by_key(|p| pos(p));
     let sel = if args.periods <= 1 {
         Select::Bucket(0)

@@ -20,7 +20,13 @@ const ABOUT: &str = "pktvisord: network observability agent (pktvisor 4.5 compat
 IFACE (a name, an address of the interface, or `auto`) creates pktvisor's default tap and
 policy `default` (net, dhcp, dns, pcap). --config FILE (repeatable; later files win) adds
 the taps and policies of each file; settings come from built-in defaults < visor.config of
-the files < PKTVISOR_<KEY> environment variables (e.g. PKTVISOR_PORT=8080) < flags.";
+the files < PKTVISOR_<KEY> environment variables (e.g. PKTVISOR_PORT=8080) < flags.
+Config files may also be collector-style (receivers, processors, exporters, service).
+
+Commands (first argument; they take the same options):
+  pktvisord validate --config FILE…   check the configuration, report every problem, exit 1
+                                      on any (nothing is opened, bound or started)
+  pktvisord print-config --config FILE…   print the effective configuration (secrets redacted)";
 
 /// Command line of pktvisord (reference §12.1).
 #[derive(Parser, Debug)]
@@ -282,8 +288,10 @@ fn daemonize() -> Result<()> {
 }
 
 fn module_list() {
-    for (alias, v) in [("pcap", "1.0"), ("dnstap", "1.0"), ("flow", "1.0")] {
-        println!("input: {alias} version {v}");
+    for input in pktvisor::receiver::INPUTS {
+        for alias in input.names {
+            println!("input: {alias} version 1.0");
+        }
     }
     for k in pktvisor::processor::KINDS {
         println!("handler: {} version {}", k.handler_type, k.version);
@@ -425,6 +433,9 @@ fn run(args: Args) -> Result<()> {
         spawn_signal_handlers(agent.clone())?;
         let push = OtlpPush::start(&agent, otlp_cfg)?;
         let served = serve(agent.clone()).await;
+        // Upstream first: receivers stop, the last readings are pushed, then the workers.
+        let a = agent.clone();
+        let _ = tokio::task::spawn_blocking(move || a.stop_inputs()).await;
         if let Some(p) = push {
             p.shutdown(&agent, Duration::from_secs(5)).await;
         }
@@ -439,7 +450,92 @@ fn run(args: Args) -> Result<()> {
     result
 }
 
+/// The agent's options given after a command name (`pktvisord validate …`).
+fn command_args(name: &str) -> Result<Args, clap::Error> {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    argv.remove(1);
+    if let Some(first) = argv.first_mut() {
+        *first = format!("pktvisord {name}").into();
+    }
+    Args::try_parse_from(argv)
+}
+
+/// The IFACE default policy of `args`, if IFACE was given.
+fn iface_document(
+    args: &Args,
+    s: &AgentSettings,
+) -> Option<pktvisor::config::visor::VisorDocument> {
+    args.iface
+        .as_deref()
+        .map(|iface| default_document(iface, args.bpf.as_deref(), args.host_spec.as_deref(), s))
+}
+
+/// `pktvisord validate`: every problem on stderr and exit 1, or a summary and exit 0.
+fn validate_command() -> ExitCode {
+    let args = match command_args("validate") {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let result = pktvisor::agent::check::validate(
+        &args.config,
+        &args.flags().0,
+        &|s| iface_document(&args, s),
+        &|k| std::env::var(k).ok(),
+    );
+    match result {
+        Ok(s) => {
+            println!(
+                "configuration is valid: {} taps, {} policies, {} input streams",
+                s.taps, s.policies, s.streams
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!("{} problem(s) found; nothing was started", errors.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `pktvisord print-config`: the effective configuration as YAML.
+fn print_config_command() -> ExitCode {
+    let args = match command_args("print-config") {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let cfg = match config::load(&args.config, &args.flags().0) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut defs = cfg.definitions.clone();
+    if let Some(doc) = iface_document(&args, &cfg.settings) {
+        defs.taps.extend(doc.taps);
+        defs.policies.extend(doc.policies);
+    }
+    match pktvisor::agent::check::effective_config(&cfg.settings, &defs, &cfg.loaded) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        Some("validate") => return validate_command(),
+        Some("print-config") => return print_config_command(),
+        _ => {}
+    }
     if std::env::args().len() <= 1 {
         use clap::CommandFactory;
         let _ = Args::command().print_help();

@@ -132,6 +132,104 @@ pub struct VisorDocument {
     pub config: Option<Mapping>,
 }
 
+fn nonempty(out: &mut serde_json::Map<String, serde_json::Value>, k: &str, m: &ConfigMap) {
+    if m.keys().next().is_some() {
+        out.insert(k.into(), m.to_json());
+    }
+}
+
+impl TapDef {
+    /// The tap as pktvisor's YAML structure (for printing a configuration).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        out.insert("input_type".into(), self.input_type.clone().into());
+        nonempty(&mut out, "config", &self.config);
+        if !self.tags.is_empty() {
+            let tags: serde_json::Map<String, serde_json::Value> = self
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect();
+            out.insert("tags".into(), tags.into());
+        }
+        out.into()
+    }
+}
+
+impl ModuleDef {
+    /// The module as pktvisor's YAML structure (without its id).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        out.insert("type".into(), self.handler_type.clone().into());
+        if self.version != "1.0" {
+            out.insert("require_version".into(), self.version.clone().into());
+        }
+        nonempty(&mut out, "config", &self.config);
+        nonempty(&mut out, "filter", &self.filter);
+        let mut groups = serde_json::Map::new();
+        if let Some(e) = &self.enable {
+            groups.insert("enable".into(), e.clone().into());
+        }
+        if let Some(d) = &self.disable {
+            groups.insert("disable".into(), d.clone().into());
+        }
+        if !groups.is_empty() {
+            out.insert("metric_groups".into(), groups.into());
+        }
+        out.into()
+    }
+}
+
+impl PolicyDef {
+    /// The policy as pktvisor's YAML structure (for printing a configuration).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut input = serde_json::Map::new();
+        match &self.tap {
+            TapRef::Name(n) => {
+                input.insert("tap".into(), n.clone().into());
+            }
+            TapRef::Selector { all, pairs } => {
+                let list: Vec<serde_json::Value> = pairs
+                    .iter()
+                    .map(|(k, v)| json!({ k: v.to_json() }))
+                    .collect();
+                let key = if *all { "all" } else { "any" };
+                input.insert("tap_selector".into(), json!({ key: list }));
+            }
+        }
+        input.insert("input_type".into(), self.input_type.clone().into());
+        nonempty(&mut input, "config", &self.input_config);
+        nonempty(&mut input, "filter", &self.input_filter);
+        let modules: serde_json::Value = if self.chained {
+            self.modules
+                .iter()
+                .map(|m| json!({ m.id.clone(): m.to_json() }))
+                .collect::<Vec<_>>()
+                .into()
+        } else {
+            self.modules
+                .iter()
+                .map(|m| (m.id.clone(), m.to_json()))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let mut handlers = serde_json::Map::new();
+        if let Some(w) = &self.window_config {
+            handlers.insert("window_config".into(), w.to_json());
+        }
+        handlers.insert("modules".into(), modules);
+        let mut out = serde_json::Map::new();
+        out.insert("kind".into(), "collection".into());
+        if self.merge_like_handlers {
+            out.insert("config".into(), json!({"merge_like_handlers": true}));
+        }
+        out.insert("input".into(), input.into());
+        out.insert("handlers".into(), handlers.into());
+        out.into()
+    }
+}
+
 fn get<'a>(m: &'a Mapping, key: &str) -> Option<&'a Yaml> {
     m.get(Yaml::String(key.to_string()))
 }
@@ -169,7 +267,12 @@ pub fn parse_document(text: &str) -> Result<VisorDocument, VisorError> {
     }
     let doc: Yaml =
         serde_norway::from_str(text).map_err(|e| VisorError(format!("invalid schema: {e}")))?;
-    let visor = visor_root(&doc)?;
+    parse_yaml(&doc)
+}
+
+/// Parses a whole document already read as YAML.
+pub fn parse_yaml(doc: &Yaml) -> Result<VisorDocument, VisorError> {
+    let visor = visor_root(doc)?;
     let mut out = VisorDocument {
         config: match get(visor, "config") {
             Some(Yaml::Mapping(m)) => Some(m.clone()),
@@ -416,7 +519,8 @@ fn string_list(v: &Yaml) -> Option<Vec<String>> {
     }
 }
 
-fn parse_module(k: &Yaml, v: &Yaml) -> Result<ModuleDef, VisorError> {
+/// Parses one handler module entry (`<id>: {type: …, …}`).
+pub fn parse_module(k: &Yaml, v: &Yaml) -> Result<ModuleDef, VisorError> {
     let Some(id) = yaml_scalar_text(k) else {
         return err("missing or invalid handler modules at key 'modules'");
     };

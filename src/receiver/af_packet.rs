@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crate::event::CaptureStats;
+use crate::receiver::Receiver;
 use crate::receiver::batch::Batch;
-use crate::receiver::pcap_live::backoff;
+use crate::receiver::context::{Delivery, ReceiverContext, backoff};
 use crate::time::Timespec;
 
 const SOL_PACKET: libc::c_int = 263;
@@ -456,6 +457,43 @@ pub fn run(cfg: &AfPacketConfig, out: &mut dyn FnMut(Output) -> bool, stop: &Ato
             out(Output::Batch(batch));
         }
         out(Output::Running(false));
+    }
+}
+
+/// The AF_PACKET receiver: `run` on the stream's shutdown flag, its output delivered.
+#[derive(Debug)]
+pub struct AfPacketReceiver {
+    cfg: AfPacketConfig,
+}
+
+impl AfPacketReceiver {
+    /// A receiver capturing with `cfg`.
+    pub fn new(cfg: AfPacketConfig) -> Self {
+        AfPacketReceiver { cfg }
+    }
+}
+
+impl Receiver for AfPacketReceiver {
+    fn run(self: Box<Self>, ctx: &ReceiverContext) -> Result<(), String> {
+        let status = &ctx.status;
+        run(
+            &self.cfg,
+            &mut |ev| match ev {
+                Output::Batch(mut b) => ctx.send_frames(&mut b),
+                Output::Stats(s) => ctx.send(Delivery::Stats(s)),
+                Output::Running(r) => {
+                    status.running.store(r, Ordering::SeqCst);
+                    true
+                }
+                Output::Error(e) => {
+                    status.set_error(Some(e));
+                    status.restarts.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+            },
+            ctx.shutdown.flag(),
+        );
+        Ok(())
     }
 }
 

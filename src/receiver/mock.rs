@@ -2,8 +2,13 @@
 //! DNS queries and responses every 100 ms between the host 192.168.0.1 and peers 10.0.0.x,
 //! asking `<0-19>.pktvisor-mock.dev`. For tests and demos without a network.
 
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use crate::decode::linktype;
+use crate::receiver::Receiver;
 use crate::receiver::batch::Batch;
+use crate::receiver::context::ReceiverContext;
 use crate::time::Timespec;
 
 /// Frames are produced this often.
@@ -87,6 +92,27 @@ impl MockSource {
         let r = frame(host, peer, 53, sport, &dns_message(id, true, label));
         batch.push(now, linktype::ETHERNET, &q, q.len() as u32);
         batch.push(now, linktype::ETHERNET, &r, r.len() as u32);
+    }
+}
+
+/// The mock receiver: a query and its response every `INTERVAL_MS`.
+#[derive(Debug, Default)]
+pub struct MockReceiver {
+    source: MockSource,
+}
+
+impl Receiver for MockReceiver {
+    fn run(mut self: Box<Self>, ctx: &ReceiverContext) -> Result<(), String> {
+        ctx.status.running.store(true, Ordering::SeqCst);
+        while !ctx.shutdown.is_triggered() {
+            let mut batch = ctx.frame_batch();
+            self.source.fill(&mut batch, Timespec::now());
+            if !ctx.send_frames(&mut batch) {
+                break;
+            }
+            ctx.shutdown.sleep(Duration::from_millis(INTERVAL_MS));
+        }
+        Ok(())
     }
 }
 

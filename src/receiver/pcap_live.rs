@@ -6,13 +6,16 @@
 //! buffer size is the main tuning knob. Errors use pktvisor's texts.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use pcap::{Active, Capture, Device};
 
 use crate::config::hostspec::{HostSpec, IpNet};
 use crate::event::CaptureStats;
+use crate::receiver::Receiver;
 use crate::receiver::batch::Batch;
+use crate::receiver::context::{Delivery, ReceiverContext};
 use crate::time::Timespec;
 
 /// Why a live capture could not start or went on.
@@ -252,9 +255,53 @@ impl LiveCapture {
     }
 }
 
-/// How long a failed live source waits before its next attempt: 1 s doubling to 30 s.
-pub fn backoff(attempt: u32) -> Duration {
-    Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30))
+/// The libpcap receiver: opens the interface (retrying with backoff while it fails),
+/// hands batches of frames to the stream and the kernel's drop counters every second.
+#[derive(Debug)]
+pub struct LibpcapReceiver {
+    cfg: LiveConfig,
+}
+
+impl LibpcapReceiver {
+    /// A receiver capturing with `cfg`.
+    pub fn new(cfg: LiveConfig) -> Self {
+        LibpcapReceiver { cfg }
+    }
+}
+
+impl Receiver for LibpcapReceiver {
+    fn run(self: Box<Self>, ctx: &ReceiverContext) -> Result<(), String> {
+        let cfg = &self.cfg;
+        let mut attempt = 0u32;
+        let what = format!("capture on {}", cfg.iface);
+        while let Some(mut cap) = ctx.open_retrying(&what, &mut attempt, || LiveCapture::open(cfg))
+        {
+            ctx.status.running.store(true, Ordering::SeqCst);
+            let mut batch = ctx.frame_batch();
+            let mut last_stats = Instant::now();
+            while !ctx.shutdown.is_triggered() {
+                if let Err(e) = cap.fill(&mut batch) {
+                    tracing::warn!("capture on {}: {e}", cfg.iface);
+                    ctx.status.set_error(Some(e.to_string()));
+                    break;
+                }
+                if !ctx.send_frames(&mut batch) {
+                    return Ok(());
+                }
+                if last_stats.elapsed() >= Duration::from_secs(1) {
+                    last_stats = Instant::now();
+                    if let Some(s) = cap.stats()
+                        && !ctx.send(Delivery::Stats(s))
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            let _ = ctx.send_frames(&mut batch);
+            ctx.status.running.store(false, Ordering::SeqCst);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -279,12 +326,5 @@ mod tests {
             "Couldn't find interface by provided IP: 203.0.113.99"
         );
         assert_eq!(resolve_interface("").unwrap_err(), LiveError::NoInterface);
-    }
-
-    #[test]
-    fn backoff_doubles_to_thirty_seconds() {
-        assert_eq!(backoff(0), Duration::from_secs(1));
-        assert_eq!(backoff(3), Duration::from_secs(8));
-        assert_eq!(backoff(10), Duration::from_secs(30));
     }
 }

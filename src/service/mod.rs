@@ -1,14 +1,15 @@
-//! The service layer: taps and policies resolved into plans, policies as processor
-//! pipelines, and running an input to completion.
+//! The service layer: the one runtime both binaries use.
 //!
-//! `plan` turns a parsed document into per-policy plans (selected taps, merged input and
-//! handler configs, pktvisor's errors). `pipeline` owns a policy's processors, delivers
-//! events to them (independently or as a chain) and reads them back as JSON or Prometheus.
-//! `file_run` drives a capture file through decode, TCP reassembly and the pipelines.
-//! `dnstap_run` maps dnstap messages into the pipelines (live and from files).
+//! - `plan`: a parsed document resolved into typed, runnable plans (selected taps, merged
+//!   input and handler configs, every problem with its path and pktvisor's text).
+//! - `pipeline`: a policy's processors, delivering events to them (independently or as a
+//!   chain) and reading them back as JSON or Prometheus.
+//! - `worker`: turns a receiver's deliveries into events (decode, directions, TCP
+//!   reassembly, dnstap mapping and filters, flow decoding).
+//! - `stream`: a receiver thread feeding a worker; live in the agent (`Stream::start`), to
+//!   the end of a recording in the reader (`run_recorded`).
 
-pub mod dispatch;
-pub mod dnstap_run;
-pub mod file_run;
 pub mod pipeline;
 pub mod plan;
+pub mod stream;
+pub mod worker;

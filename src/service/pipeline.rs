@@ -9,8 +9,9 @@ use crate::event::Event;
 use crate::export::json;
 use crate::export::prometheus::PromWriter;
 use crate::metric::Snapshot;
-use crate::processor::{self, Processor, ProcessorContext, Select};
-use crate::service::plan::PolicyPlan;
+use crate::processor::{Processor, ProcessorContext, Select};
+use crate::receiver::dnstap::filter::HostFilter;
+use crate::service::plan::ResolvedPlan;
 use crate::time::Timespec;
 use crate::window::PeriodError;
 
@@ -37,6 +38,8 @@ pub struct PolicyPipeline {
     pub chained: bool,
     /// Whether reads merge handlers of the same type.
     pub merge_like_handlers: bool,
+    /// The policy's own filter of the stream's events.
+    pub filter: HostFilter,
 }
 
 impl std::fmt::Debug for PolicyPipeline {
@@ -61,24 +64,27 @@ fn run_chain(handlers: &mut [HandlerInstance], ev: &Event<'_>) {
 }
 
 impl PolicyPipeline {
-    /// Builds every processor of a plan; errors read `policy [<name>] failed to start: …`.
-    pub fn build(plan: &PolicyPlan, ctx: &ProcessorContext) -> Result<Self, String> {
-        let mut handlers = Vec::with_capacity(plan.handlers.len());
-        for h in &plan.handlers {
-            let p = processor::build(&h.handler_type, &h.version, &h.config, ctx)
-                .map_err(|e| format!("policy [{}] failed to start: {e}", plan.name))?;
-            handlers.push(HandlerInstance {
+    /// Builds every processor of a resolved plan (their configs were checked when the plan
+    /// was resolved, so this cannot fail).
+    pub fn build(r: &ResolvedPlan, ctx: &ProcessorContext) -> Self {
+        let handlers = r
+            .plan
+            .handlers
+            .iter()
+            .zip(&r.handlers)
+            .map(|(h, c)| HandlerInstance {
                 name: h.name.clone(),
-                processor: p,
-            });
-        }
-        Ok(PolicyPipeline {
-            policy: plan.name.clone(),
-            tap: plan.input.tap.clone(),
+                processor: c.build(ctx),
+            })
+            .collect();
+        PolicyPipeline {
+            policy: r.plan.name.clone(),
+            tap: r.plan.input.tap.clone(),
             handlers,
-            chained: plan.chained,
-            merge_like_handlers: plan.merge_like_handlers,
-        })
+            chained: r.plan.chained,
+            merge_like_handlers: r.plan.merge_like_handlers,
+            filter: r.filter.clone(),
+        }
     }
 
     /// Delivers one event.

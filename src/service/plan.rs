@@ -1,15 +1,24 @@
-//! Resolving policies against taps into runnable plans, with pktvisor's error texts.
+//! Resolving policies against taps into runnable plans, with pktvisor's error texts: the
+//! step between a parsed document (config files, admin API bodies, the reader's flags) and
+//! anything starting. Every input config and handler config is parsed into its typed form
+//! here, and every problem of a document is reported at once with its path; nothing is
+//! bound or spawned.
 //!
 //! For each policy: its taps (by name or selector), the input config (tap config, then the
-//! policy's `input.config`; for pcap also `input.filter`), the input stream name
-//! `<tap>-<config hash>` that lets equal inputs be shared, and each handler's config:
-//! defaults (only without `window_config`) < `global_handler_config.<type>` < module `config`
-//! < `window_config` (+ `_internal_tap_name`) < module `filter` < `metric_groups`.
+//! policy's `input.config`; for inputs whose filter is part of the stream also
+//! `input.filter`), the input stream name `<tap>-<config hash>` that lets equal inputs be
+//! shared, and each handler's config: defaults (only without `window_config`) <
+//! `global_handler_config.<type>` < module `config` < `window_config` (+
+//! `_internal_tap_name`) < module `filter` < `metric_groups`.
 
+use std::sync::Arc;
+
+use crate::config::error::ConfigError;
 use crate::config::value::{ConfigMap, ConfigValue};
-use crate::config::visor::{PolicyDef, TagValue, TapDef, TapRef, VisorDocument, VisorError};
-use crate::processor;
-
+use crate::config::visor::{PolicyDef, TagValue, TapDef, TapRef, VisorDocument};
+use crate::processor::{self, ProcessorConfig};
+use crate::receiver::dnstap::filter::HostFilter;
+use crate::receiver::{self, InputSpec, ReceiverConfig};
 /// One input stream a policy reads.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputPlan {
@@ -65,29 +74,100 @@ pub struct PlanDefaults {
     pub forced: ConfigMap,
 }
 
-/// Input types this build can run, in pktvisor's alias spelling.
-pub const INPUT_TYPES: &[&str] = &["pcap", "dnstap", "flow"];
-
-/// Valid pcap input config keys.
-pub const PCAP_INPUT_KEYS: &[&str] = &[
-    "iface",
-    "bpf",
-    "host_spec",
-    "pcap_file",
-    "pcap_source",
-    "debug",
-    "tcp_packet_reassembly_cache_limit",
-];
-
-fn canonical_input(t: &str) -> &str {
-    if t == "sflow" { "flow" } else { t }
+/// A plan with everything parsed into typed form, ready to start.
+#[derive(Clone, Debug)]
+pub struct ResolvedPlan {
+    /// The plan as merged config maps (comparable between configurations).
+    pub plan: PolicyPlan,
+    /// The input's entry in the table of inputs.
+    pub input_spec: &'static InputSpec,
+    /// The input's typed config.
+    pub input: Arc<dyn ReceiverConfig>,
+    /// The policy's own filter of the stream's events.
+    pub filter: HostFilter,
+    /// Each handler's typed config, in `plan.handlers` order.
+    pub handlers: Vec<Arc<dyn ProcessorConfig>>,
 }
 
-fn selector_matches(
-    tap: &TapDef,
-    all: bool,
-    pairs: &[(String, TagValue)],
-) -> Result<bool, VisorError> {
+impl ResolvedPlan {
+    /// Parses the typed configs of a plan written directly (the reader's built-in policies).
+    pub fn from_plan(plan: PolicyPlan) -> Result<ResolvedPlan, String> {
+        let spec = receiver::input(&plan.input.input_type)
+            .ok_or_else(|| format!("input type '{}' is not available", plan.input.input_type))?;
+        let input = (spec.parse)(&plan.input.config)?;
+        let filter = (spec.policy_filter)(&plan.input.config, &plan.input.filter)?;
+        let mut handlers = Vec::with_capacity(plan.handlers.len());
+        for h in &plan.handlers {
+            let c = processor::configure(&h.handler_type, &h.version, &h.config)
+                .map_err(|e| format!("policy [{}] failed to start: {e}", plan.name))?;
+            handlers.push(Arc::from(c));
+        }
+        Ok(ResolvedPlan {
+            plan,
+            input_spec: spec,
+            input,
+            filter,
+            handlers,
+        })
+    }
+
+    /// Makes the plan read `path` instead of its live source (the reader), keeping its
+    /// stream name, and marks its handlers as running on the recording's clock.
+    pub fn read_file(&mut self, path: &str) -> Result<(), String> {
+        (self.input_spec.read_file)(&mut self.plan.input.config, path);
+        self.input = (self.input_spec.parse)(&self.plan.input.config)?;
+        Ok(())
+    }
+
+    /// The auto `<stream>-resources` policy of this plan's stream: one input_resources
+    /// handler with the plan's window settings.
+    pub fn resources_plan(&self, default_periods: u64) -> Result<ResolvedPlan, String> {
+        let name = format!("{}-resources", self.plan.input.stream_name);
+        let mut config = ConfigMap::new();
+        if let Some(first) = self.plan.handlers.first() {
+            for k in [
+                "num_periods",
+                "deep_sample_rate",
+                "topn_count",
+                "topn_percentile_threshold",
+                "recorded_stream",
+            ] {
+                if let Some(v) = first.config.get(k) {
+                    config.set(k, v.clone());
+                }
+            }
+        }
+        if !config.contains("num_periods") {
+            config.set("num_periods", ConfigValue::U64(default_periods));
+        }
+        config.set(
+            "_internal_tap_name",
+            ConfigValue::Str(self.plan.input.tap.clone()),
+        );
+        let typed =
+            processor::configure("input_resources", "1.0", &config).map_err(|e| e.to_string())?;
+        Ok(ResolvedPlan {
+            plan: PolicyPlan {
+                name: name.clone(),
+                input: self.plan.input.clone(),
+                handlers: vec![HandlerPlan {
+                    name,
+                    handler_type: "input_resources".into(),
+                    version: "1.0".into(),
+                    config,
+                }],
+                chained: false,
+                merge_like_handlers: false,
+            },
+            input_spec: self.input_spec,
+            input: self.input.clone(),
+            filter: HostFilter::default(),
+            handlers: vec![Arc::from(typed)],
+        })
+    }
+}
+
+fn selector_matches(tap: &TapDef, all: bool, pairs: &[(String, TagValue)]) -> Result<bool, String> {
     let mut any = false;
     let mut every = true;
     for (k, v) in pairs {
@@ -95,10 +175,10 @@ fn selector_matches(
         let equal = match found {
             Some((_, tv)) => {
                 if !tv.same_type(v) {
-                    return Err(VisorError(format!(
+                    return Err(format!(
                         "Tap [{}]: tag and selector value types are different for key '{k}'",
                         tap.name
-                    )));
+                    ));
                 }
                 tv == v
             }
@@ -110,166 +190,282 @@ fn selector_matches(
     Ok(if all { every } else { any })
 }
 
-/// Validates an input config's keys.
-pub fn validate_input_config(input_type: &str, cfg: &ConfigMap) -> Result<(), VisorError> {
-    let keys: &[&str] = match input_type {
-        "pcap" => PCAP_INPUT_KEYS,
-        "dnstap" => crate::receiver::dnstap::config::INPUT_KEYS,
-        "flow" => crate::receiver::flow::config::INPUT_KEYS,
-        _ => return Ok(()),
-    };
-    for k in cfg.keys() {
-        if !keys.contains(&k) {
-            return Err(VisorError(format!(
-                "{k} is an invalid/unsupported config or filter. The valid configs/filters are: {}",
-                keys.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
 fn list_value(v: &[String]) -> ConfigValue {
     ConfigValue::List(v.to_vec())
 }
 
-/// Resolves every policy of `doc` (in order) into plans; one plan per matching tap.
-pub fn plan_policies(
-    doc: &VisorDocument,
-    defaults: &PlanDefaults,
-) -> Result<Vec<PolicyPlan>, VisorError> {
-    for tap in &doc.taps {
-        if !INPUT_TYPES.contains(&canonical_input(&tap.input_type)) {
-            return Err(VisorError(format!(
-                "Tap '{}' requires input stream type '{}' which is not available",
-                tap.name, tap.input_type
-            )));
-        }
-    }
-    let mut out = Vec::new();
-    for p in &doc.policies {
-        out.extend(plan_policy(doc, p, defaults)?);
-    }
-    Ok(out)
+/// The input of a tap, or pktvisor's error.
+pub fn tap_input(tap: &TapDef) -> Result<&'static InputSpec, String> {
+    receiver::input(&tap.input_type).ok_or_else(|| {
+        format!(
+            "Tap '{}' requires input stream type '{}' which is not available",
+            tap.name, tap.input_type
+        )
+    })
 }
 
-fn plan_policy(
+/// Checks the taps of a document (their input types).
+pub fn check_taps(taps: &[TapDef]) -> Vec<ConfigError> {
+    taps.iter()
+        .filter_map(|t| {
+            tap_input(t)
+                .err()
+                .map(|e| ConfigError::at(format!("visor.taps.{}", t.name), e))
+        })
+        .collect()
+}
+
+/// Resolves every policy of `doc` (in order) into plans, one per matching tap, and checks
+/// that no two input streams claim the same resource. Every problem is returned.
+pub fn resolve_document(
+    doc: &VisorDocument,
+    defaults: &PlanDefaults,
+) -> Result<Vec<ResolvedPlan>, Vec<ConfigError>> {
+    let mut errors = check_taps(&doc.taps);
+    let mut out = Vec::new();
+    for p in &doc.policies {
+        match resolve_policy(doc, p, defaults) {
+            Ok(v) => out.extend(v),
+            Err(e) => errors.extend(e),
+        }
+    }
+    errors.extend(resource_conflicts(&out));
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Resource claims of different streams that collide.
+pub fn resource_conflicts(plans: &[ResolvedPlan]) -> Vec<ConfigError> {
+    let mut seen: Vec<(&str, &str, receiver::Resource)> = Vec::new();
+    let mut errors = Vec::new();
+    for p in plans {
+        for r in p.input.resources() {
+            let clash = seen.iter().find(|(stream, _, other)| {
+                *stream != p.plan.input.stream_name && other.collides(&r)
+            });
+            match clash {
+                Some((_, policy, _)) => errors.push(ConfigError::at(
+                    format!("visor.policies.{}.input", p.plan.name),
+                    format!("{r} is also claimed by policy '{policy}' with another input config"),
+                )),
+                None => seen.push((&p.plan.input.stream_name, &p.plan.name, r)),
+            }
+        }
+    }
+    errors
+}
+
+/// Resolves one policy of `doc` into plans (one per matching tap); every problem found is
+/// returned, each with its path and pktvisor's text.
+pub fn resolve_policy(
     doc: &VisorDocument,
     p: &PolicyDef,
     defaults: &PlanDefaults,
-) -> Result<Vec<PolicyPlan>, VisorError> {
+) -> Result<Vec<ResolvedPlan>, Vec<ConfigError>> {
+    let at = |suffix: &str, msg: String| {
+        ConfigError::at(format!("visor.policies.{}{suffix}", p.name), msg)
+    };
     let taps: Vec<&TapDef> = match &p.tap {
         TapRef::Name(n) => match doc.taps.iter().find(|t| &t.name == n) {
             Some(t) => vec![t],
-            None => return Err(VisorError(format!("tap '{n}' does not exist"))),
+            None => return Err(vec![at("", format!("tap '{n}' does not exist"))]),
         },
         TapRef::Selector { all, pairs } => {
             let mut v = Vec::new();
             for t in &doc.taps {
-                if selector_matches(t, *all, pairs)? {
-                    v.push(t);
+                match selector_matches(t, *all, pairs) {
+                    Ok(true) => v.push(t),
+                    Ok(false) => {}
+                    Err(e) => return Err(vec![at("", e)]),
                 }
             }
             if v.is_empty() {
-                return Err(VisorError(
+                return Err(vec![at(
+                    "",
                     "no tap match found for specified 'input.tap_selector' tags".into(),
-                ));
+                )]);
             }
             v
         }
     };
+    let mut errors = Vec::new();
     for m in &p.modules {
         if processor::kind(&m.handler_type, &m.version).is_none() {
-            return Err(VisorError(format!(
-                "Policy '{}' requires stream handler type '{}' and version '{}' which is not available",
-                p.name, m.handler_type, m.version
-            )));
+            errors.push(at(
+                &format!(".handlers.modules.{}", m.id),
+                format!(
+                    "Policy '{}' requires stream handler type '{}' and version '{}' which is not available",
+                    p.name, m.handler_type, m.version
+                ),
+            ));
         }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     let mut plans = Vec::new();
     for tap in taps {
-        if canonical_input(&p.input_type) != canonical_input(&tap.input_type) {
-            return Err(VisorError(format!(
-                "input_type for policy specified tap '{}' doesn't match tap's defined input type: {}/{}",
-                tap.name, p.input_type, tap.input_type
-            )));
+        let spec = match tap_input(tap) {
+            Ok(s) => s,
+            Err(e) => return Err(vec![at("", e)]),
+        };
+        if receiver::input(&p.input_type).is_none_or(|s| s.kind != spec.kind) {
+            return Err(vec![at(
+                "",
+                format!(
+                    "input_type for policy specified tap '{}' doesn't match tap's defined input type: {}/{}",
+                    tap.name, p.input_type, tap.input_type
+                ),
+            )]);
         }
-        let input_type = canonical_input(&tap.input_type).to_string();
-        let mut config = tap.config.clone();
-        config.merge(&p.input_config);
-        let mut hashed = config.clone();
-        if input_type == "pcap" {
-            config.merge(&p.input_filter);
-            hashed = config.clone();
+        match resolve_plan(doc, p, tap, spec, defaults) {
+            Ok(r) => plans.push(r),
+            Err(e) => errors.extend(e),
         }
-        validate_input_config(&input_type, &config)
-            .map_err(|e| VisorError(format!("invalid input config: {e}")))?;
-        if input_type == "dnstap" {
-            crate::receiver::dnstap::HostFilter::for_input(&config, &p.input_filter)
-                .map_err(VisorError)?;
+    }
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A handler's merged config.
+fn handler_config(
+    doc: &VisorDocument,
+    p: &PolicyDef,
+    tap: &TapDef,
+    m: &crate::config::visor::ModuleDef,
+    defaults: &PlanDefaults,
+) -> ConfigMap {
+    let mut cfg = ConfigMap::new();
+    if p.window_config.is_none() {
+        cfg.set("num_periods", ConfigValue::U64(defaults.num_periods));
+        cfg.set(
+            "deep_sample_rate",
+            ConfigValue::U64(defaults.deep_sample_rate),
+        );
+    }
+    if let Some((_, g)) = doc
+        .global_handler_config
+        .iter()
+        .find(|(t, _)| *t == m.handler_type)
+    {
+        cfg.merge(g);
+    }
+    cfg.merge(&m.config);
+    if let Some(w) = &p.window_config {
+        cfg.merge(w);
+    }
+    cfg.set("_internal_tap_name", ConfigValue::Str(tap.name.clone()));
+    cfg.merge(&m.filter);
+    if let Some(e) = &m.enable {
+        cfg.set("enable", list_value(e));
+    }
+    if let Some(d) = &m.disable {
+        cfg.set("disable", list_value(d));
+    }
+    cfg.merge(&defaults.forced);
+    cfg
+}
+
+fn resolve_plan(
+    doc: &VisorDocument,
+    p: &PolicyDef,
+    tap: &TapDef,
+    spec: &'static InputSpec,
+    defaults: &PlanDefaults,
+) -> Result<ResolvedPlan, Vec<ConfigError>> {
+    let input_path = format!("visor.policies.{}.input", p.name);
+    let mut errors = Vec::new();
+    let mut config = tap.config.clone();
+    config.merge(&p.input_config);
+    if spec.filter_in_stream {
+        config.merge(&p.input_filter);
+    }
+    let stream_name = format!("{}-{}", tap.name, config.config_hash());
+    let mut input = None;
+    let mut filter = HostFilter::default();
+    match receiver::check_keys(spec, &config) {
+        Err(e) => errors.push(ConfigError::at(
+            &input_path,
+            format!("invalid input config: {e}"),
+        )),
+        Ok(()) => {
+            match (spec.parse)(&config) {
+                Ok(i) => input = Some(i),
+                Err(e) => errors.push(ConfigError::at(&input_path, e)),
+            }
+            match (spec.policy_filter)(&config, &p.input_filter) {
+                Ok(f) => filter = f,
+                Err(e) => errors.push(ConfigError::at(format!("{input_path}.filter"), e)),
+            }
         }
-        let stream_name = format!("{}-{}", tap.name, hashed.config_hash());
-        let handlers = p
-            .modules
-            .iter()
-            .map(|m| {
-                let mut cfg = ConfigMap::new();
-                if p.window_config.is_none() {
-                    cfg.set("num_periods", ConfigValue::U64(defaults.num_periods));
-                    cfg.set(
-                        "deep_sample_rate",
-                        ConfigValue::U64(defaults.deep_sample_rate),
-                    );
-                }
-                if let Some((_, g)) = doc
-                    .global_handler_config
-                    .iter()
-                    .find(|(t, _)| *t == m.handler_type)
-                {
-                    cfg.merge(g);
-                }
-                cfg.merge(&m.config);
-                if let Some(w) = &p.window_config {
-                    cfg.merge(w);
-                }
-                cfg.set("_internal_tap_name", ConfigValue::Str(tap.name.clone()));
-                cfg.merge(&m.filter);
-                if let Some(e) = &m.enable {
-                    cfg.set("enable", list_value(e));
-                }
-                if let Some(d) = &m.disable {
-                    cfg.set("disable", list_value(d));
-                }
-                cfg.merge(&defaults.forced);
-                HandlerPlan {
-                    name: format!("{}-{}-{}", p.name, tap.name, m.id),
-                    handler_type: m.handler_type.clone(),
-                    version: m.version.clone(),
-                    config: cfg,
-                }
-            })
-            .collect();
-        plans.push(PolicyPlan {
+    }
+    // Handlers of a recording run on its clock.
+    let recorded = input.as_ref().is_some_and(|i| i.recorded());
+    let mut handlers = Vec::with_capacity(p.modules.len());
+    let mut typed = Vec::with_capacity(p.modules.len());
+    for m in &p.modules {
+        let mut cfg = handler_config(doc, p, tap, m, defaults);
+        if recorded {
+            cfg.set("recorded_stream", ConfigValue::Bool(true));
+        }
+        match processor::configure(&m.handler_type, &m.version, &cfg) {
+            Ok(c) => typed.push(Arc::from(c)),
+            Err(e) => errors.push(ConfigError::at(
+                format!("visor.policies.{}.handlers.modules.{}", p.name, m.id),
+                format!("policy [{}] failed to start: {e}", p.name),
+            )),
+        }
+        handlers.push(HandlerPlan {
+            name: format!("{}-{}-{}", p.name, tap.name, m.id),
+            handler_type: m.handler_type.clone(),
+            version: m.version.clone(),
+            config: cfg,
+        });
+    }
+    let Some(input) = input.filter(|_| errors.is_empty()) else {
+        return Err(errors);
+    };
+    Ok(ResolvedPlan {
+        plan: PolicyPlan {
             name: p.name.clone(),
             input: InputPlan {
                 stream_name,
                 tap: tap.name.clone(),
-                input_type,
+                input_type: spec.name().to_string(),
                 config,
                 filter: p.input_filter.clone(),
             },
             handlers,
             chained: p.chained,
             merge_like_handlers: p.merge_like_handlers,
-        });
-    }
-    Ok(plans)
+        },
+        input_spec: spec,
+        input,
+        filter,
+        handlers: typed,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::visor::parse_document;
+
+    /// The plans of a document, or its first problem's message.
+    fn plan_policies(doc: &VisorDocument, d: &PlanDefaults) -> Result<Vec<PolicyPlan>, Problem> {
+        resolve_document(doc, d)
+            .map(|v| v.into_iter().map(|r| r.plan).collect())
+            .map_err(|e| Problem(e[0].message.clone()))
+    }
+
+    #[derive(Debug)]
+    struct Problem(String);
 
     fn defaults() -> PlanDefaults {
         PlanDefaults {

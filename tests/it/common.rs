@@ -8,9 +8,9 @@ use pktvisor::config::value::{ConfigMap, ConfigValue};
 use pktvisor::enrich::geo::GeoDatabases;
 use pktvisor::enrich::services::ServiceRegistry;
 use pktvisor::processor::{ProcessorContext, Select};
-use pktvisor::service::file_run::{NoProgress, PcapFileInput, RunReport, run_pcap_file};
 use pktvisor::service::pipeline::PolicyPipeline;
-use pktvisor::service::plan::{HandlerPlan, InputPlan, PolicyPlan};
+use pktvisor::service::plan::{HandlerPlan, InputPlan, PolicyPlan, ResolvedPlan};
+use pktvisor::service::stream::{NoProgress, run_recorded};
 use pktvisor::time::Timespec;
 use serde_json::Value;
 
@@ -104,17 +104,97 @@ pub fn plan(
     }
 }
 
-/// Builds and runs a plan over its capture; returns the finished pipeline and the report.
+/// What a run saw.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Frames (messages, datagrams) delivered.
+    pub packets: u64,
+    /// First timestamp.
+    pub first_ts: Option<Timespec>,
+    /// Last timestamp.
+    pub last_ts: Option<Timespec>,
+}
+
+/// Builds and runs a plan over its recording with the stream runner both binaries use;
+/// returns the finished pipeline and what the run saw.
 pub fn run_plan(
     plan: &PolicyPlan,
     ctx: &ProcessorContext,
 ) -> Result<(PolicyPipeline, RunReport), String> {
-    let mut pipelines = vec![PolicyPipeline::build(plan, ctx)?];
-    let input = PcapFileInput::from_config(&plan.input.config)?;
-    let report =
-        run_pcap_file(&input, &mut pipelines, &mut NoProgress).map_err(|e| e.to_string())?;
-    let p = pipelines.pop().ok_or("no pipeline")?;
+    let r = ResolvedPlan::from_plan(plan.clone())?;
+    let pipelines = vec![PolicyPipeline::build(&r, ctx)];
+    let f =
+        run_recorded(r.input.as_ref(), pipelines, &mut NoProgress).map_err(|e| e.to_string())?;
+    let report = RunReport {
+        packets: f.stats.delivered,
+        first_ts: f.stats.first_ts,
+        last_ts: f.stats.last_ts,
+    };
+    let p = f.pipelines.into_iter().next().ok_or("no pipeline")?;
     Ok((p, report))
+}
+
+/// Counts the flow events a pipeline receives (a test handler).
+#[derive(Debug, Default)]
+pub struct FlowEventCounter(pub std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl pktvisor::processor::Processor for FlowEventCounter {
+    fn schema_key(&self) -> &'static str {
+        "flow_event_counter"
+    }
+
+    fn handle(&mut self, ev: &pktvisor::event::Event<'_>) -> bool {
+        if matches!(ev, pktvisor::event::Event::Flow(_)) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        true
+    }
+
+    fn finish(&mut self) {}
+
+    fn snapshot(
+        &self,
+        _: Select,
+        _: Timespec,
+    ) -> Result<Box<dyn pktvisor::metric::Snapshot>, pktvisor::window::PeriodError> {
+        Err(pktvisor::window::PeriodError::NotAccumulated(0))
+    }
+}
+
+/// Runs a capture of flow exports (`flow_type`) through a flow handler with `cfg` using the
+/// stream runner; returns the finished run and the number of flow events delivered.
+pub fn run_flow_capture(
+    file: &Path,
+    flow_type: &str,
+    cfg: &ConfigMap,
+    ctx: &ProcessorContext,
+) -> Result<(pktvisor::service::stream::Finished, u64), String> {
+    let mut pl = plan(
+        file,
+        &ConfigMap::new(),
+        &[("flow", "flow", "1.0", cfg.clone())],
+        false,
+    );
+    pl.input.input_type = "flow".into();
+    pl.input
+        .config
+        .set("flow_type", ConfigValue::Str(flow_type.to_string()));
+    let r = ResolvedPlan::from_plan(pl)?;
+    let mut pipeline = PolicyPipeline::build(&r, ctx);
+    let counter = FlowEventCounter::default();
+    let events = counter.0.clone();
+    pipeline
+        .handlers
+        .push(pktvisor::service::pipeline::HandlerInstance {
+            name: "counter".into(),
+            processor: Box::new(counter),
+        });
+    let mut f = run_recorded(r.input.as_ref(), vec![pipeline], &mut NoProgress)
+        .map_err(|e| e.to_string())?;
+    for p in &mut f.pipelines {
+        p.handlers.retain(|h| h.name != "counter");
+    }
+    Ok((f, events.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
 /// `{"<schema>": {...}}` of handler `index` for a selection.

@@ -24,8 +24,8 @@ use pktvisor::time::Timespec;
 use serde_json::Value;
 
 use crate::common::{
-    config_from_json, context, handler_json, plan, run_plan, shared_conformance, shared_fixtures,
-    shared_spec,
+    config_from_json, context, handler_json, plan, run_flow_capture, run_plan, shared_conformance,
+    shared_fixtures, shared_spec,
 };
 
 fn given() -> Option<&'static Vec<Value>> {
@@ -910,16 +910,9 @@ cases!(run_ipport_case:
     ipport_pktvisor_csv => "ipport-pktvisor-csv",
 );
 
-/// The flow input of a case: its decoder type and the events of its capture.
-fn flow_input(c: &Value) -> pktvisor::receiver::flow::FlowType {
-    let t = c["input"]["flow_type"].as_str().unwrap_or("sflow");
-    pktvisor::receiver::flow::FlowType::parse(t).expect("flow_type")
-}
-
 /// Flow handler cases: pktvisor's flow capture through our flow receiver (capture-file
 /// mode) into the flow processor, with the IANA CSV the case loads.
 fn run_flow_case(id: &str) {
-    use pktvisor::receiver::flow::{FlowDecoder, file::run_flow_file};
     let Some(c) = case(id) else { return };
     let mut cfg = config_from_json(&c["handler_config"]);
     cfg.set("recorded_stream", ConfigValue::Bool(true));
@@ -937,25 +930,11 @@ fn run_flow_case(id: &str) {
         assert_eq!(err, t["value"].as_str().expect("message"), "{id}");
         return;
     }
-    let mut p = processor::build("flow", "1.0", &cfg, &ctx).expect("flow processor");
-    let mut dec = FlowDecoder::new(flow_input(c));
-    let mut events = 0u64;
     let file = fixture(c["fixture"].as_str().expect("fixture"));
-    run_flow_file(
-        &file,
-        None,
-        &mut dec,
-        &mut |ev| {
-            if matches!(ev, Event::Flow(_)) {
-                events += 1;
-            }
-            p.handle(ev);
-        },
-        &mut |_, _, _| {},
-    )
-    .expect("flow capture runs");
-    p.finish();
-    let snap = p
+    let flow_type = c["input"]["flow_type"].as_str().unwrap_or("sflow");
+    let (f, events) = run_flow_capture(&file, flow_type, &cfg, &ctx).expect("flow capture runs");
+    let snap = f.pipelines[0].handlers[0]
+        .processor
         .snapshot(Select::Bucket(0), Timespec::now())
         .expect("snapshot");
     let doc = pktvisor::export::json::snapshot_value(snap.as_ref());
@@ -977,24 +956,27 @@ fn run_flow_case(id: &str) {
 /// The flow input on its own: a capture-file stream starts, decodes without errors and
 /// reports its config.
 fn run_flow_input_case(id: &str) {
-    use pktvisor::receiver::flow::{FlowDecoder, FlowInput, FlowSource, file::run_flow_file};
+    use pktvisor::receiver::flow::{FlowInput, FlowSource};
     let Some(c) = case(id) else { return };
     let given_path = c["input"]["pcap_file"].as_str().expect("pcap_file");
+    let flow_type = c["input"]["flow_type"].as_str().unwrap_or("sflow");
     let mut cfg = ConfigMap::new();
     cfg.set("pcap_file", ConfigValue::Str(given_path.to_string()));
-    cfg.set(
-        "flow_type",
-        ConfigValue::Str(c["input"]["flow_type"].as_str().unwrap_or("sflow").into()),
-    );
+    cfg.set("flow_type", ConfigValue::Str(flow_type.into()));
     let input = FlowInput::from_config(&cfg).expect("flow input config");
-    let mut dec = FlowDecoder::new(input.flow_type);
     let file = fixture(c["fixture"].as_str().expect("fixture"));
-    let started = run_flow_file(&file, None, &mut dec, &mut |_| {}, &mut |_, _, _| {});
+    let mut handler_cfg = ConfigMap::new();
+    handler_cfg.set("recorded_stream", ConfigValue::Bool(true));
+    let started = run_flow_capture(&file, flow_type, &handler_cfg, &context(None, None));
     for e in c["expect"].as_array().expect("expects") {
         let path = e["path"].as_str().unwrap_or_default();
         let got = match path {
             "stream.start()" | "stream.stop()" => {
-                assert!(started.is_ok(), "{id}: {path}: {started:?}");
+                assert!(
+                    started.is_ok(),
+                    "{id}: {path}: {:?}",
+                    started.as_ref().err()
+                );
                 continue;
             }
             "input:schema_key" => Value::from(
@@ -1004,7 +986,15 @@ fn run_flow_input_case(id: &str) {
             ),
             // no processor is attached to the stream
             "input:consumer_count" => Value::from(0),
-            "input_info.flow.packet_errors" => Value::from(dec.stats().total_errors()),
+            "input_info.flow.packet_errors" => Value::from(
+                started
+                    .as_ref()
+                    .ok()
+                    .and_then(|(f, _)| f.flow.as_ref())
+                    .expect("flow decoder")
+                    .stats()
+                    .total_errors(),
+            ),
             "input_info.module.config.pcap_file" => match &input.source {
                 FlowSource::File { path, .. } => Value::from(path.display().to_string()),
                 other => panic!("{id}: {other:?}"),

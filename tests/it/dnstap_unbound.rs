@@ -11,12 +11,15 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pktvisor::config::hostspec::HostSpec;
 use pktvisor::config::value::{ConfigMap, ConfigValue};
 use pktvisor::processor::{ProcessorContext, Select};
+use pktvisor::receiver::Delivery;
+use pktvisor::receiver::context::ReceiverStatus;
 use pktvisor::receiver::dnstap::{Disconnect, DnstapListener, ListenAddr, ListenerConfig};
-use pktvisor::service::dnstap_run::DnstapDispatch;
 use pktvisor::service::pipeline::PolicyPipeline;
-use pktvisor::service::plan::{HandlerPlan, InputPlan, PolicyPlan};
+use pktvisor::service::plan::{HandlerPlan, InputPlan, PolicyPlan, ResolvedPlan};
+use pktvisor::service::worker::Worker;
 use pktvisor::time::Timespec;
 use serde_json::Value;
 use tokio::process::{Child, Command};
@@ -104,7 +107,9 @@ impl Drop for Namespace {
     }
 }
 
-fn plan() -> PolicyPlan {
+fn plan(socket: &Path) -> PolicyPlan {
+    let mut input = ConfigMap::new();
+    input.set("socket", ConfigValue::Str(socket.display().to_string()));
     let mut cfg = ConfigMap::new();
     cfg.set("num_periods", ConfigValue::U64(1));
     cfg.set("topn_count", ConfigValue::U64(100));
@@ -120,7 +125,7 @@ fn plan() -> PolicyPlan {
             stream_name: "dnstap".into(),
             tap: "unbound".into(),
             input_type: "dnstap".into(),
-            config: ConfigMap::new(),
+            config: input,
             filter: ConfigMap::new(),
         },
         handlers: vec![
@@ -206,20 +211,25 @@ async fn unbound_feeds_our_listener_and_agrees_with_a_capture() {
     let stop = CancellationToken::new();
     let task = tokio::spawn(listener.run(tx, stop.clone()));
     let ctx: ProcessorContext = context(None, None);
-    let plan = plan();
-    let mut pipelines = vec![PolicyPipeline::build(&plan, &ctx).expect("pipeline")];
+    // the stream worker both binaries use, fed the listener's batches
+    let r = ResolvedPlan::from_plan(plan(&sock)).expect("plan");
+    let pipelines = vec![PolicyPipeline::build(&r, &ctx)];
     let consumer = tokio::task::spawn_blocking(move || {
-        let mut dispatch = DnstapDispatch::for_pipelines(&pipelines, std::slice::from_ref(&plan))
-            .expect("filters");
+        let status = Arc::new(ReceiverStatus::default());
+        let mut w = Worker::new(
+            r.input.decoding(),
+            HostSpec::default(),
+            false,
+            status,
+            pipelines,
+        );
+        w.start_live();
         while let Some(batch) = rx.blocking_recv() {
-            for f in &batch {
-                dispatch.dispatch_frame(f, Timespec::now(), &mut pipelines);
-            }
+            w.deliver(Delivery::Dnstap(batch), &mut |_| {});
         }
-        for p in &mut pipelines {
-            p.finish();
-        }
-        (pipelines, dispatch.messages)
+        w.end(None);
+        let delivered = w.delivered();
+        (std::mem::take(&mut w.pipelines), delivered)
     });
 
     let mut ns = Namespace::create(&format!("pvdt{}", std::process::id()));

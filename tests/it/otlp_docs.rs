@@ -16,7 +16,7 @@ use pktvisor::service::pipeline::PolicyPipeline;
 use pktvisor::sketch::{Distribution, Rate};
 use pktvisor::time::Timespec;
 
-use crate::common::{context, own_fixture, plan, run_plan};
+use crate::common::{context, own_fixture, plan, run_flow_capture, run_plan};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Seen {
@@ -113,34 +113,9 @@ fn walk_everything() -> Recorder {
     let (p, _) = run_plan(&pl, &ctx).expect("run");
     visit(&p, &mut rec);
     // flow: an sFlow capture through the flow input
-    use pktvisor::receiver::flow::file::run_flow_file;
-    use pktvisor::receiver::flow::{FlowDecoder, FlowInput, FlowSource};
     let file = own_fixture("flow/pmacct-sflow.pcap");
-    let mut fl = plan(
-        &file,
-        &ConfigMap::new(),
-        &[("flow", "flow", "1.0", all_groups())],
-        false,
-    );
-    fl.input.input_type = "flow".into();
-    fl.input
-        .config
-        .set("flow_type", ConfigValue::Str("sflow".into()));
-    let mut pipelines = [PolicyPipeline::build(&fl, &ctx).expect("flow pipeline")];
-    let cfg = FlowInput::from_config(&fl.input.config).expect("flow input");
-    let FlowSource::File { path, port } = cfg.source else {
-        panic!("file source");
-    };
-    let mut dec = FlowDecoder::new(cfg.flow_type);
-    run_flow_file(
-        Path::new(&path),
-        port,
-        &mut dec,
-        &mut |ev| pipelines[0].dispatch(ev),
-        &mut |_, _, _| {},
-    )
-    .expect("flow run");
-    pipelines[0].finish();
+    let (f, _) = run_flow_capture(&file, "sflow", &all_groups(), &ctx).expect("flow run");
+    let pipelines = f.pipelines;
     visit(&pipelines[0], &mut rec);
     rec
 }

@@ -8,6 +8,7 @@
 //! - `listener`: unix/TCP listeners, many senders, bounded hand-over, counters (`stats`).
 //! - `config`: the input's config keys; `filter`: the `only_hosts` input filter.
 //! - `map`: a dnstap message → the event the processors analyse (`DnstapEvent`).
+//! - `receiver`: the input's entry in the input table and its socket and file receivers.
 
 pub mod config;
 pub mod file;
@@ -16,6 +17,7 @@ pub mod fstrm;
 pub mod listener;
 pub mod map;
 pub mod proto;
+pub mod receiver;
 pub mod session;
 pub mod stats;
 
@@ -26,4 +28,5 @@ pub use filter::HostFilter;
 pub use listener::{
     DnstapBatch, DnstapFrame, DnstapListener, ListenAddr, ListenError, ListenerConfig,
 };
+pub use receiver::INPUT;
 pub use stats::{Disconnect, ListenerStats, StatsSnapshot};

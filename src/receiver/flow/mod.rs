@@ -17,6 +17,7 @@ pub mod config;
 mod decode_netflow;
 mod decode_sflow;
 pub mod file;
+pub mod receiver;
 pub mod stats;
 pub mod templates;
 pub mod udp;
@@ -29,6 +30,7 @@ use crate::time::Timespec;
 use crate::wire::flow::FlowRecord;
 
 pub use config::{FlowInput, FlowSource, FlowType};
+pub use receiver::INPUT;
 pub use stats::{ExporterStats, FlowDropReason, FlowStats};
 pub use templates::{TemplateCache, TemplateLimits, TemplateStats};
 

@@ -3,9 +3,21 @@
 
 use std::path::PathBuf;
 
-use super::file::run_flow_file;
+use super::file::read_udp_payloads;
 use super::*;
-use crate::event::Event;
+
+/// Decodes every UDP datagram of a capture in order, handing each decoded one to `f`.
+fn decode_capture(
+    path: &std::path::Path,
+    dec: &mut FlowDecoder,
+    mut f: impl FnMut(&FlowDatagram<'_>),
+) {
+    for (i, (from, data)) in read_udp_payloads(path, None).unwrap().iter().enumerate() {
+        if let Some(dg) = dec.decode(*from, data, Timespec::new(1_700_000_000 + i as i64, 0)) {
+            f(&dg);
+        }
+    }
+}
 
 fn fixture(name: &str) -> Option<PathBuf> {
     crate::testdata::pktvisor_fixtures().map(|d| d.join(name))
@@ -16,18 +28,7 @@ fn run(name: &str, t: FlowType) -> Option<(Vec<(IpAddr, usize)>, FlowDecoder)> {
     let path = fixture(name)?;
     let mut dec = FlowDecoder::new(t);
     let mut seen = Vec::new();
-    run_flow_file(
-        &path,
-        None,
-        &mut dec,
-        &mut |ev| {
-            if let Event::Flow(f) = ev {
-                seen.push((f.device, f.records.len()));
-            }
-        },
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    decode_capture(&path, &mut dec, |f| seen.push((f.device, f.records.len())));
     Some((seen, dec))
 }
 
@@ -75,18 +76,7 @@ fn sampled_ipv6_header_is_decoded() {
     };
     let mut dec = FlowDecoder::new(FlowType::Sflow);
     let mut rec = None;
-    run_flow_file(
-        &path,
-        None,
-        &mut dec,
-        &mut |ev| {
-            if let Event::Flow(f) = ev {
-                rec = f.records.first().copied();
-            }
-        },
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    decode_capture(&path, &mut dec, |f| rec = f.records.first().copied());
     let r = rec.unwrap();
     assert!(r.ipv6);
     assert_eq!(r.src_ip, Some("2001:db8::1".parse().unwrap()));

@@ -20,7 +20,9 @@ use flate2::read::MultiGzDecoder;
 use crate::time::Timespec;
 
 mod pcapng;
+mod receiver;
 use pcapng::Interface;
+pub use receiver::PcapFileReceiver;
 
 /// Default size of the read buffer.
 const BUFFER_SIZE: usize = 1 << 20;
