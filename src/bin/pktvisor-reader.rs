@@ -22,7 +22,7 @@ use pktvisor::export::prometheus::PromWriter;
 use pktvisor::metric::TableStat;
 use pktvisor::otlp::{LegacyOtelFlags, OtlpConfig, OtlpExporter};
 use pktvisor::processor::{ProcessorContext, Select};
-use pktvisor::receiver::InputKind;
+use pktvisor::receiver::{InputKind, input_named};
 use pktvisor::service::pipeline::PolicyPipeline;
 use pktvisor::service::plan::{
     HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, ResolvedPlan, resolve_document,
@@ -204,13 +204,6 @@ fn default_dnstap_plan(args: &Args) -> PolicyPlan {
     plan.handlers
         .retain(|h| h.handler_type == "net" || h.handler_type == "dns");
     plan
-}
-
-/// `-i sflow|netflow|ipfix`: the flow input's `flow_type`.
-fn flow_type_of(input: &str) -> Option<&'static str> {
-    ["sflow", "netflow", "ipfix"]
-        .into_iter()
-        .find(|t| input.eq_ignore_ascii_case(t))
 }
 
 /// pktvisor-reader's built-in policy for flow captures: the flow handler over FILE's UDP
@@ -409,14 +402,12 @@ fn write_tables(w: &mut PromWriter, tables: &[(String, String, TableStat)]) {
 }
 
 fn run(args: &Args) -> Result<String> {
-    let dnstap = args.input.eq_ignore_ascii_case("dnstap");
-    let flow = flow_type_of(&args.input);
-    if !args.input.eq_ignore_ascii_case("pcap") && !dnstap && flow.is_none() {
+    let Some((input, flow_type)) = input_named(&args.input.to_ascii_lowercase()) else {
         bail!(
             "input type '{}' is not supported (supported: pcap, dnstap, sflow, netflow, ipfix)",
             args.input
         );
-    }
+    };
     if !args.file.exists() {
         bail!(
             "Cannot open pcap/pcapng file: {}: file not found",
@@ -437,10 +428,10 @@ fn run(args: &Args) -> Result<String> {
     let plans = match &args.config {
         Some(path) => config_plans(args, path)?,
         None => {
-            let plan = match flow {
-                _ if dnstap => default_dnstap_plan(args),
-                Some(t) => default_flow_plan(args, t),
-                None => default_plan(args),
+            let plan = match input.kind {
+                InputKind::Pcap => default_plan(args),
+                InputKind::Dnstap => default_dnstap_plan(args),
+                InputKind::Flow => default_flow_plan(args, flow_type.unwrap_or("sflow")),
             };
             vec![ResolvedPlan::from_plan(plan).map_err(|e| anyhow!("{e}"))?]
         }

@@ -268,11 +268,7 @@ fn body_map(v: &Yaml, path: &str, errors: &mut Vec<ConfigError>) -> Mapping {
 fn receiver_tap(id: &str, body: &Yaml, errors: &mut Vec<ConfigError>) -> Option<TapDef> {
     let path = format!("receivers.{id}");
     let (kind, _) = split_id(id);
-    let (input_type, flow_type) = match kind {
-        "netflow" | "ipfix" => ("flow", Some(kind)),
-        other => (other, None),
-    };
-    let Some(spec) = receiver::input(input_type) else {
+    let Some((spec, flow_type)) = receiver::input_named(kind) else {
         let known: Vec<&str> = receiver::INPUTS
             .iter()
             .flat_map(|s| s.names.iter().copied())

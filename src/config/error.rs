@@ -101,7 +101,20 @@ pub fn locate(text: &str, path: &[&str]) -> Option<usize> {
                 break;
             }
         }
-        let (i, indent) = hit?;
+        let Some((i, indent)) = hit else {
+            // a key written inline on its parent's line (`a: {b: 1}`) is on that line
+            let parent = found?;
+            let line: &str = lines.get(parent - 1).copied()?;
+            let inline = [
+                format!("{{{part}:"),
+                format!(", {part}:"),
+                format!("{{ {part}:"),
+            ];
+            return inline
+                .iter()
+                .any(|p| line.contains(p.as_str()))
+                .then_some(parent);
+        };
         found = Some(i + 1);
         start = i + 1;
         parent_indent = Some(indent);
@@ -125,6 +138,8 @@ mod tests {
         );
         assert_eq!(locate(text, &["visor", "taps", "a"]), Some(3));
         assert_eq!(locate(text, &["visor", "policies", "nope"]), None);
+        assert_eq!(locate(text, &["visor", "taps", "a", "input_type"]), Some(3));
+        assert_eq!(locate(text, &["visor", "taps", "a", "config"]), None);
         let e = ConfigError::at("visor.policies.edge", "bad").in_file("a.yaml", Some(5));
         assert_eq!(e.to_string(), "a.yaml:5: visor.policies.edge: bad");
         assert_eq!(ConfigError::at("", "empty data").to_string(), "empty data");

@@ -213,6 +213,17 @@ pub fn input(name: &str) -> Option<&'static InputSpec> {
     INPUTS.iter().find(|s| s.names.contains(&name))
 }
 
+/// The input a receiver type (collector-style id, the reader's `-i`) names: an
+/// `input_type` name, or `sflow`, `netflow`, `ipfix` (the flow input with that `flow_type`).
+pub fn input_named(name: &str) -> Option<(&'static InputSpec, Option<&'static str>)> {
+    match name {
+        "sflow" => Some((&flow::INPUT, Some("sflow"))),
+        "netflow" => Some((&flow::INPUT, Some("netflow"))),
+        "ipfix" => Some((&flow::INPUT, Some("ipfix"))),
+        other => input(other).map(|s| (s, None)),
+    }
+}
+
 /// The input of a kind.
 pub fn input_of(kind: InputKind) -> &'static InputSpec {
     INPUTS.iter().find(|s| s.kind == kind).unwrap_or(&INPUTS[0])

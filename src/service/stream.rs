@@ -477,3 +477,57 @@ pub fn run_recorded(
         flow: worker.into_flow_decoder(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::value::{ConfigMap, ConfigValue};
+    use crate::receiver::pcap::PcapInput;
+    use std::sync::atomic::Ordering;
+
+    fn mock() -> Arc<dyn ReceiverConfig> {
+        let mut c = ConfigMap::new();
+        c.set("pcap_source", ConfigValue::Str("mock".into()));
+        Arc::new(PcapInput::parse(&c).expect("mock input"))
+    }
+
+    #[test]
+    fn start_and_stop_are_idempotent_in_any_order() {
+        let mut s = Stream::start("m", "t", mock(), Vec::new()).expect("starts");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while s.status.packets.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            s.status.packets.load(Ordering::Relaxed) > 0,
+            "the receiver delivered"
+        );
+        s.stop_receiver();
+        s.stop_receiver();
+        // the worker still answers once its receiver is gone
+        assert_eq!(s.handlers_now().len(), 1, "the stream's own table");
+        s.stop();
+        s.stop();
+        assert!(s.status.ended.load(Ordering::SeqCst));
+        assert!(s.handlers_now().is_empty(), "nothing answers after stop");
+        let mut t = Stream::start("m2", "t", mock(), Vec::new()).expect("starts");
+        t.stop();
+        t.stop_receiver();
+        drop(t);
+    }
+
+    #[test]
+    fn a_recording_that_cannot_be_read_is_an_error() {
+        let mut c = ConfigMap::new();
+        c.set(
+            "pcap_file",
+            ConfigValue::Str("/nonexistent/pktvisor-test.pcap".into()),
+        );
+        let input = PcapInput::parse(&c).expect("file input");
+        let err = run_recorded(&input, Vec::new(), &mut NoProgress).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/pktvisor-test.pcap"),
+            "{err}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod dns_tshark;
 mod dnstap_file;
 mod dnstap_listener;
 mod dnstap_unbound;
+mod engine;
 mod flow;
 mod flow_processor;
 mod flow_udp;
