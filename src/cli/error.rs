@@ -24,6 +24,9 @@ pub enum CliError {
     /// Standard input/output is not an interactive terminal (raw mode refused).
     #[error("pktvisor-cli needs an interactive terminal")]
     NoTerminal(#[source] std::io::Error),
+    /// The terminal hung up or its input ended while the UI ran.
+    #[error("the terminal went away")]
+    TerminalGone,
     /// Reading keys from or drawing to the terminal failed.
     #[error("terminal I/O failed")]
     Terminal(#[from] std::io::Error),

@@ -1,6 +1,6 @@
 //! The event loop and everything with side effects: the terminal (raw mode and alternate
 //! screen, restored on exit, on error, on a panic in any thread and on SIGTERM/SIGHUP/SIGINT),
-//! the poller thread, keys and redraws.
+//! the poller thread, the key reader thread and redraws; a terminal that hangs up ends the UI.
 
 use std::io::{Stdout, stdout};
 use std::sync::Arc;
@@ -111,7 +111,29 @@ fn poll_loop(
     }
 }
 
-/// Runs the UI until `q`, Ctrl-C or a termination signal.
+/// Reads terminal events on its own thread: crossterm's reader spins without returning once
+/// the terminal is gone (crossterm-rs/crossterm#793), so the UI loop must never wait inside it.
+fn input_loop(events: Sender<Event>) {
+    while let Ok(ev) = event::read() {
+        if events.send(ev).is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether the terminal we draw on has hung up (its window or session closed).
+fn terminal_hung_up() -> bool {
+    let mut fds = [libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    }];
+    // SAFETY: `fds` is one valid pollfd that lives for the call; a zero timeout never blocks.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
+    n > 0 && fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
+/// Runs the UI until `q`, Ctrl-C, a termination signal or the terminal going away.
 pub fn run(args: &Args) -> Result<(), CliError> {
     let api = HttpApi::new(&args.base_url(), args.tls_noverify)?;
     let endpoint = api.base_url().to_string();
@@ -132,43 +154,56 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 
     install_panic_hook();
     let mut screen = Screen::enter()?;
+    let (key_tx, key_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("keys".into())
+        .spawn(move || input_loop(key_tx))?;
     let mut app = App::new(&endpoint, &args.policy, interval, Instant::now());
     app.utc_offset_secs = local_utc_offset();
-    loop {
-        loop {
-            match upd_rx.try_recv() {
-                Ok(u) => app.apply(u, Instant::now()),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    drop(screen);
-                    return Err(CliError::Client(if PANICKED.load(Ordering::SeqCst) {
-                        "a thread panicked (see above)".into()
-                    } else {
-                        "the poller thread stopped".into()
-                    }));
-                }
-            }
-        }
-        if app.quit || stop.load(Ordering::SeqCst) || PANICKED.load(Ordering::SeqCst) {
-            break;
-        }
-        app.now = Instant::now();
-        screen.terminal.draw(|f| ui::draw(f, &app))?;
-        if event::poll(Duration::from_millis(200))? {
-            match event::read()? {
-                Event::Key(k) if k.kind != KeyEventKind::Release => {
-                    if let Some(cmd) = app.on_key(k) {
-                        let _ = cmd_tx.send(cmd);
-                    }
-                }
-                Event::Resize(..) => screen.terminal.autoresize()?,
-                _ => {}
-            }
-        }
-    }
+    let result = event_loop(&mut screen, &mut app, &upd_rx, &key_rx, &cmd_tx, &stop);
     drop(screen);
     if PANICKED.load(Ordering::SeqCst) {
         return Err(CliError::Client("a thread panicked (see above)".into()));
     }
-    Ok(())
+    result
+}
+
+/// Applies poll results and keys and draws, until told to stop.
+fn event_loop(
+    screen: &mut Screen,
+    app: &mut App,
+    updates: &Receiver<Update>,
+    keys: &Receiver<Event>,
+    commands: &Sender<Command>,
+    stop: &AtomicBool,
+) -> Result<(), CliError> {
+    loop {
+        loop {
+            match updates.try_recv() {
+                Ok(u) => app.apply(u, Instant::now()),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    return Err(CliError::Client("the poller thread stopped".into()));
+                }
+            }
+        }
+        if app.quit || stop.load(Ordering::SeqCst) || PANICKED.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if terminal_hung_up() {
+            return Err(CliError::TerminalGone);
+        }
+        app.now = Instant::now();
+        screen.terminal.draw(|f| ui::draw(f, app))?;
+        match keys.recv_timeout(Duration::from_millis(200)) {
+            Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                if let Some(cmd) = app.on_key(k) {
+                    let _ = commands.send(cmd);
+                }
+            }
+            Ok(Event::Resize(..)) => screen.terminal.autoresize()?,
+            Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Err(CliError::TerminalGone),
+        }
+    }
 }

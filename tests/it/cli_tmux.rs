@@ -4,7 +4,9 @@
 //! header with packet and DNS counts and the Top QName 2 table led by the capture's top name
 //! (counted from tshark's reading of the capture); `q` must exit 0 and give back a cooked,
 //! primary-screen terminal. The second test kills the agent midway: the CLI says it is
-//! reconnecting, and shows live data again once the agent is back on the same port.
+//! reconnecting, and shows live data again once the agent is back on the same port. Without
+//! an agent: a panic in a thread gives the terminal back, and the CLI ends when its terminal
+//! goes away (with or without SIGHUP) instead of spinning on it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -349,4 +351,62 @@ fn cli_tmux_panic_in_a_thread_restores_the_terminal() {
     }
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     assert_eq!(tmux.display("#{cursor_flag}"), "1");
+}
+
+/// Whether process `pid` still runs (a zombie has exited).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[test]
+fn cli_tmux_exits_when_its_terminal_goes_away() {
+    if !pktvisor::testdata::have_tool("tmux", "tmux")
+        || !pktvisor::testdata::have_tool("setsid", "util-linux")
+    {
+        return;
+    }
+    // Once as the terminal's process (SIGHUP on hangup), once in a session of its own with
+    // the pane as stdin/stdout (no signal: it must notice the hangup itself). Either way the
+    // process must end, not spin on the dead terminal.
+    for tag in ["hup", "nohup"] {
+        let pidfile = temp_path(&format!("cli-{tag}.pid"));
+        let _ = std::fs::remove_file(&pidfile);
+        let run = format!(
+            "echo $$ > {pid}; exec {bin} -H 127.0.0.1 -p {port}",
+            pid = pidfile.display(),
+            bin = env!("CARGO_BIN_EXE_pktvisor-cli"),
+            port = free_port()
+        );
+        let script = crate::agent_proc::temp_file(
+            &format!("cli-{tag}.sh"),
+            &if tag == "hup" {
+                format!("{run}\n")
+            } else {
+                format!("exec setsid -w sh -c '{run}'\n")
+            },
+        );
+        let tmux = Tmux::new(tag);
+        tmux.start(&format!("sh {}", script.display()), 100, 30);
+        let (ok, screen) = tmux.wait(Duration::from_secs(15), |s| s.contains("connecting to"));
+        assert!(ok, "[{tag}] the CLI did not start:\n{screen}");
+        let pid: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(running(pid), "[{tag}] pid {pid}");
+        drop(tmux);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running(pid) {
+            if Instant::now() > deadline {
+                // Do not leave it spinning behind the failed test.
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                panic!("[{tag}] pktvisor-cli (pid {pid}) still runs after its terminal went away");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
