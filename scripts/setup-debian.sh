@@ -2,14 +2,16 @@
 # Installs the Debian packages this project needs. `--test` adds the tools the test suite
 # talks to (tcpdump, tshark/editcap/mergecap, promtool; unbound, dnsperf, dig, fstrm tools
 # and the dnstap readers for the dnstap tests and benchmark; tcpreplay, pmacct, softflowd and
-# nfdump for fixtures/flow/make-flow-fixtures.sh; rotel from PyPI for the OTLP tests). Safe to run again: only missing
+# nfdump for fixtures/flow/make-flow-fixtures.sh; tmux for the pktvisor-cli end-to-end test, Pillow and
+# DejaVu fonts for its screenshot (scripts/ansi2png.py); rotel from PyPI for the OTLP tests). Safe to run again: only missing
 # packages are installed.
 set -euo pipefail
 
 runtime=(libpcap-dev pkg-config)
 testing=(tcpdump tshark wireshark-common prometheus gzip iproute2 python3 time dnscap
          openssl unbound dnsperf bind9-dnsutils fstrm-bin golang-github-dnstap-golang-dnstap-cli dnstap-ldns
-         tcpreplay pmacct softflowd nfdump nfdump-sflow curl python3-pip)
+         tcpreplay pmacct softflowd nfdump nfdump-sflow curl python3-pip
+         tmux python3-pil fonts-dejavu-core)
 
 want=("${runtime[@]}")
 if [[ "${1:-}" == "--test" ]]; then

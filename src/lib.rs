@@ -11,6 +11,7 @@
 //!
 //! Module map:
 //! - `agent`: pktvisord — layered settings, taps/policies/streams registry, REST API.
+//! - `cli`: pktvisor-cli — the terminal UI over the REST API.
 //! - `wire`: zero-copy, panic-free protocol views (Ethernet … BGP, sFlow, NetFlow/IPFIX).
 //! - `decode`: frame → `PacketInfo`, fragment reassembly, TCP stream reassembly.
 //! - `sketch`: mergeable metric values (counter, rate, distribution, top-N, cardinality).
@@ -27,6 +28,7 @@
 //! - `time`: timestamps.
 
 pub mod agent;
+pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod enrich;

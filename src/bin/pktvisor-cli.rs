@@ -1,21 +1,15 @@
-//! pktvisor-cli: the terminal UI. It arrives with the agent issue; this build prints its
-//! usage and version and says so.
+//! pktvisor-cli: flags → the terminal UI (`pktvisor::cli`); exit 0 on `q`/Ctrl-C, 1 on an
+//! error (not a terminal, bad TLS setup), 2 on bad flags.
 
-use std::process::ExitCode;
+use anyhow::Context;
+use clap::Parser;
+use pktvisor::cli::Args;
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--version") {
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.version {
         println!("{}", pktvisor::VISOR_VERSION);
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
-    eprintln!(
-        "{}\nUsage: pktvisor-cli [-p PORT] [-H HOST] [-P POLICY]\n\nThe terminal UI is not part of this build yet.",
-        pktvisor::VISOR_VERSION
-    );
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    pktvisor::cli::run(&args).with_context(|| format!("pktvisor-cli ({})", args.base_url()))
 }
