@@ -13,7 +13,13 @@ Generates the capture with ../shared/bench/gen_dns_pcap.py (default -n 600000, a
 1.6 M packets) unless it exists, builds the release reader, then alternates the commands
 RUNS times and prints packets/s, wall time and peak RSS of each and the ratio of medians.
 
+  --compare OTHER_READER: also run another pktvisor-reader binary (an earlier build) with the
+      same arguments in the same alternation, and print the ratio of the two readers' wall
+      times (this build / the other), so a change's cost is measured against the same
+      baseline on the same machine state.
+
   benches/reader_bench.py [--baseline tcpdump|dnscap] [--transactions N] [--runs R] [--dir DIR]
+                          [--compare OTHER_READER]
 """
 import argparse
 import json
@@ -76,6 +82,8 @@ def main():
     ap.add_argument("--transactions", type=int, default=600000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", default="/tmp/pktvisor-bench")
+    ap.add_argument("--compare", metavar="OTHER_READER",
+                    help="another pktvisor-reader binary to run with the same arguments")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     cap = os.path.join(a.dir, f"dns_{a.transactions}.pcap")
@@ -107,6 +115,8 @@ def main():
         }
         max_ratio, max_rss = 1.0, 128
     baseline = a.baseline
+    if a.compare:
+        cmds["other-reader"] = [a.compare] + cmds["pktvisor-reader"][1:]
     # Warm the page cache, then alternate so both see the same machine state.
     measure(cmds[baseline])
     res = {k: [] for k in cmds}
@@ -126,6 +136,10 @@ def main():
     target = f"<= {max_ratio:.2f}" if max_ratio != 1.0 else "< 1.00"
     print(f"  ratio reader/{baseline} wall time: {ratio:.2f} (target {target})  "
           f"reader peak RSS {rss_mib:.1f} MiB (target < {max_rss})")
+    if a.compare:
+        other = med["other-reader"][0] / med[baseline][0]
+        print(f"  ratio other-reader/{baseline} wall time: {other:.2f}; "
+              f"this reader / other reader: {med['pktvisor-reader'][0] / med['other-reader'][0]:.3f}")
     ok = (ratio < max_ratio if max_ratio == 1.0 else ratio <= max_ratio) and rss_mib < max_rss
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1

@@ -67,8 +67,13 @@ enum Control {
     Stop,
 }
 
-/// Deliveries queued between receiver and worker before the receiver waits.
+/// Deliveries queued between a live receiver and its worker before the receiver waits
+/// (bursts wait here rather than in the kernel).
 const QUEUE: usize = 64;
+
+/// Deliveries queued when reading a recording: enough to keep both threads busy, few
+/// enough that the batches in flight stay in the CPU caches (and peak memory low).
+const RECORDED_QUEUE: usize = 8;
 
 /// Longest wait for the worker to answer a control message.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -421,8 +426,8 @@ pub fn run_recorded(
     let built = input.build().map_err(StreamError::Build)?;
     let status = Arc::new(ReceiverStatus::default());
     let shutdown = Shutdown::default();
-    let (data_tx, data_rx) = sync_channel::<Delivery>(QUEUE);
-    let (recycle_tx, recycle_rx) = sync_channel::<Batch>(QUEUE);
+    let (data_tx, data_rx) = sync_channel::<Delivery>(RECORDED_QUEUE);
+    let (recycle_tx, recycle_rx) = sync_channel::<Batch>(RECORDED_QUEUE);
     let mut worker = Worker::new(
         input.decoding(),
         built.host_spec.clone(),
