@@ -340,6 +340,27 @@ impl<B: BucketMetrics> Window<B> {
         Ok(out)
     }
 
+    /// Adds the window of another worker of the same stream (the same buckets, filled by
+    /// other events), bucket by bucket, rates second by second (`rate::merge_shards`).
+    pub fn merge_shard(&mut self, other: &Window<B>) {
+        crate::sketch::rate::merge_shards(|| {
+            for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets.iter()) {
+                mine.start = mine.start.min(theirs.start);
+                mine.end = mine.end.max(theirs.end);
+                mine.read_only &= theirs.read_only;
+                mine.base.merge(&theirs.base);
+                mine.metrics.merge(&theirs.metrics);
+            }
+        });
+        // A worker that rotated further (it saw the newer minute first) brings its
+        // newer buckets' share: keep the longer ring.
+        if other.buckets.len() > self.buckets.len() {
+            for b in other.buckets.iter().skip(self.buckets.len()) {
+                self.buckets.push_back(b.clone());
+            }
+        }
+    }
+
     /// The length in seconds pktvisor reports for `b`: recorded or read-only buckets use their
     /// stored times, a live bucket of a live stream runs until `now`.
     pub fn period_length(&self, b: &Bucket<B>, now: Timespec) -> i64 {

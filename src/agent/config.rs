@@ -54,6 +54,8 @@ pub struct AgentSettings {
     pub max_deep_sample: u64,
     /// Default number of periods for policies without `window_config`.
     pub periods: u64,
+    /// Workers per input stream (0: the cores the process may use).
+    pub workers: u64,
     /// Serve HTTPS.
     pub tls: bool,
     /// Register the admin (POST/PUT/DELETE) routes.
@@ -121,6 +123,7 @@ impl Default for AgentSettings {
             geo_cache_size: 10_000,
             max_deep_sample: 100,
             periods: 5,
+            workers: 0,
             tls: false,
             admin_api: false,
             port: 10853,
@@ -162,6 +165,14 @@ impl AgentSettings {
         self.geo_asn.as_deref().or(self.default_geo_asn.as_deref())
     }
 
+    /// Workers per input stream.
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            0 => crate::service::stream::default_workers(),
+            n => usize::try_from(n).unwrap_or(1),
+        }
+    }
+
     /// The IANA registry to load.
     pub fn service_registry(&self) -> Option<&Path> {
         self.iana_service_port_registry
@@ -187,6 +198,12 @@ impl AgentSettings {
             errors.push(ConfigError::at(
                 "visor.config.periods",
                 format!("{} is outside 1-10", self.periods),
+            ));
+        }
+        if self.workers > 256 {
+            errors.push(ConfigError::at(
+                "visor.config.workers",
+                format!("{} is outside 0-256 (0: one per core)", self.workers),
             ));
         }
         if !(1..=100).contains(&self.max_deep_sample) {

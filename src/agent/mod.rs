@@ -122,6 +122,7 @@ impl Agent {
     pub fn start(config: AgentConfig, extra: Option<VisorDocument>) -> Result<Agent, StartError> {
         let ctx = processor_context(&config.settings)?;
         let mut reg = Registry::new(plan_defaults(&config.settings), ctx);
+        reg.workers = config.settings.workers();
         let mut defs = config.definitions.clone();
         if let Some(doc) = extra {
             defs.taps.extend(doc.taps);

@@ -90,6 +90,8 @@ pub struct Registry {
     pub defaults: PlanDefaults,
     /// Exporters of policies from collector-style pipelines (others go everywhere).
     pub exports: Vec<(String, Exports)>,
+    /// Workers per input stream (an input's own `workers` key wins).
+    pub workers: usize,
     /// Shared services for processors.
     pub ctx: ProcessorContext,
 }
@@ -100,6 +102,7 @@ impl Registry {
         Registry {
             defaults,
             ctx,
+            workers: crate::service::stream::default_workers(),
             ..Registry::default()
         }
     }
@@ -184,11 +187,12 @@ impl Registry {
         attached: &mut Vec<String>,
     ) -> Result<(), AgentError> {
         for r in plans {
-            let pipeline = PolicyPipeline::build(r, &self.ctx);
+            let ctx = &self.ctx;
+            let make = || PolicyPipeline::build(r, ctx);
             let name = r.plan.input.stream_name.clone();
             if let Some(s) = self.streams.iter_mut().find(|s| s.stream.name == name) {
                 tracing::info!("policy [{}]: reusing input stream {name}", r.plan.name);
-                s.stream.attach(pipeline);
+                s.stream.attach(&make);
                 s.policies.push(r.plan.name.clone());
                 attached.push(name);
                 continue;
@@ -210,13 +214,13 @@ impl Registry {
             let resources = r
                 .resources_plan(self.defaults.num_periods)
                 .map_err(AgentError::create)?;
-            let res_pipeline = PolicyPipeline::build(&resources, &self.ctx);
-            let stream = Stream::start(
-                &name,
-                &r.plan.input.tap,
-                r.input.clone(),
-                vec![res_pipeline, pipeline],
-            )
+            let workers = r.workers.unwrap_or(self.workers);
+            let stream = Stream::start(&name, &r.plan.input.tap, r.input.clone(), workers, &|| {
+                vec![
+                    PolicyPipeline::build(&resources, &self.ctx),
+                    PolicyPipeline::build(r, &self.ctx),
+                ]
+            })
             .map_err(|e| AgentError::create(e.to_string()))?;
             tracing::info!("policy [{}]: started input stream {name}", r.plan.name);
             self.streams.push(StreamEntry {

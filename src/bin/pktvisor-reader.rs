@@ -27,7 +27,7 @@ use pktvisor::service::pipeline::PolicyPipeline;
 use pktvisor::service::plan::{
     HandlerPlan, InputPlan, PlanDefaults, PolicyPlan, ResolvedPlan, resolve_document,
 };
-use pktvisor::service::stream::{Finished, Progress, run_recorded};
+use pktvisor::service::stream::{Finished, Progress, default_workers, run_recorded};
 use pktvisor::time::Timespec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -84,6 +84,10 @@ struct Args {
     /// from the standard OTEL_* variables.
     #[arg(long, value_name = "ENDPOINT", num_args = 0..=1, default_missing_value = "")]
     otlp: Option<String>,
+    /// Workers analysing each input (default: the cores this process may use); results
+    /// are the same for any number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: Option<u16>,
     /// Seconds to keep retrying the OTLP push before giving up (exit 1).
     #[arg(long = "otlp-retry-secs", default_value_t = 30)]
     otlp_retry_secs: u64,
@@ -263,8 +267,18 @@ fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<ResolvedPlan>> {
 }
 
 /// Logs what a flow stream's decoder saw and returns its template table.
-fn report_flow(tap: &str, f: &Finished) -> Option<(String, String, TableStat)> {
-    let decoder = f.flow.as_ref()?;
+fn report_flow(tap: &str, f: &Finished) -> Vec<(String, String, TableStat)> {
+    f.flow
+        .iter()
+        .map(|decoder| report_decoder(tap, decoder))
+        .collect()
+}
+
+/// Logs what one flow decoder saw and returns its template table.
+fn report_decoder(
+    tap: &str,
+    decoder: &pktvisor::receiver::flow::FlowDecoder,
+) -> (String, String, TableStat) {
     let stats = decoder.stats();
     if stats.total_errors() > 0 {
         tracing::warn!(
@@ -290,7 +304,7 @@ fn report_flow(tap: &str, f: &Finished) -> Option<(String, String, TableStat)> {
     let t = decoder.templates();
     let ts = t.stats();
     let limits = t.limits();
-    Some((
+    (
         tap.to_string(),
         String::new(),
         TableStat {
@@ -299,7 +313,7 @@ fn report_flow(tap: &str, f: &Finished) -> Option<(String, String, TableStat)> {
             limit: limits.max_domains.saturating_mul(limits.max_templates),
             evicted: ts.evicted + ts.expired,
         },
-    ))
+    )
 }
 
 /// Logs what a recording's receiver and worker saw.
@@ -437,21 +451,30 @@ fn run(args: &Args) -> Result<String> {
         }
     };
     // One run per distinct input stream, shared by every policy that reads it.
-    let mut streams: BTreeMap<String, (ResolvedPlan, Vec<PolicyPipeline>)> = BTreeMap::new();
+    let mut streams: BTreeMap<String, Vec<&ResolvedPlan>> = BTreeMap::new();
     for r in &plans {
-        let pipeline = PolicyPipeline::build(r, &ctx);
         streams
             .entry(r.plan.input.stream_name.clone())
-            .or_insert_with(|| (r.clone(), Vec::new()))
-            .1
-            .push(pipeline);
+            .or_default()
+            .push(r);
     }
     let mut finished: Vec<PolicyPipeline> = Vec::new();
     let mut tables: Vec<(String, String, TableStat)> = Vec::new();
-    for (_, (r, pipelines)) in streams {
+    for policies in streams.into_values() {
+        let r = policies[0];
+        let workers = r
+            .workers
+            .or(args.workers.map(usize::from))
+            .unwrap_or_else(default_workers);
+        let make = || {
+            policies
+                .iter()
+                .map(|p| PolicyPipeline::build(p, &ctx))
+                .collect()
+        };
         let mut progress = StderrProgress::new();
-        let f =
-            run_recorded(r.input.as_ref(), pipelines, &mut progress).map_err(|e| anyhow!("{e}"))?;
+        let f = run_recorded(r.input.as_ref(), workers, &make, &mut progress)
+            .map_err(|e| anyhow!("{e}"))?;
         let kind = r.input_spec.kind;
         report_run(kind, &f);
         match kind {

@@ -151,6 +151,10 @@ struct Args {
     /// Default num_periods for policies without window_config [default: 5].
     #[arg(long, value_name = "P")]
     periods: Option<u64>,
+    /// Workers per input stream [default: the cores the process may use, cgroup quota
+    /// respected]; results are the same for any number.
+    #[arg(long, value_name = "N")]
+    workers: Option<u64>,
     /// BPF filter of the default policy (with IFACE).
     #[arg(short = 'b', value_name = "BPF")]
     bpf: Option<String>,
@@ -206,6 +210,7 @@ impl Args {
         );
         f.opt("max_deep_sample", self.max_deep_sample);
         f.opt("periods", self.periods);
+        f.opt("workers", self.workers);
         f
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod fragments;
 pub mod linktype;
+pub mod shard;
 pub mod tcp_stream;
 
 use std::net::IpAddr;
@@ -256,9 +257,13 @@ impl Default for Decoder {
     }
 }
 
-enum Network<'a> {
+/// The network-layer bytes of a frame.
+pub(crate) enum Network<'a> {
+    /// Not IP.
     None,
+    /// An IPv4 packet.
     V4(&'a [u8]),
+    /// An IPv6 packet.
     V6(&'a [u8]),
 }
 
@@ -322,47 +327,58 @@ impl Decoder {
         data: &'a [u8],
         info: &mut PacketInfo<'a>,
     ) -> Result<Network<'a>, DropReason> {
-        use linktype::*;
-        let by_ethertype = |et: u16, payload: &'a [u8]| match et {
-            ethertype::IPV4 => Network::V4(payload),
-            ethertype::IPV6 => Network::V6(payload),
-            _ => Network::None,
-        };
-        match linktype {
-            ETHERNET => {
-                let eth = EthernetFrame::new_checked(data).map_err(link_reason)?;
-                info.src_mac = Some(eth.src());
-                Ok(by_ethertype(eth.ethertype(), eth.payload()))
-            }
-            LINUX_SLL => {
-                let sll = SllHeader::new_checked(data).map_err(link_reason)?;
-                info.src_mac = mac6(sll.addr());
-                let (et, payload) =
-                    strip_vlan_tags(sll.protocol(), sll.payload()).map_err(link_reason)?;
-                Ok(by_ethertype(et, payload))
-            }
-            LINUX_SLL2 => {
-                let sll = Sll2Header::new_checked(data).map_err(link_reason)?;
-                info.src_mac = mac6(sll.addr());
-                let (et, payload) =
-                    strip_vlan_tags(sll.protocol(), sll.payload()).map_err(link_reason)?;
-                Ok(by_ethertype(et, payload))
-            }
-            RAW | RAW_BSD | RAW_OPENBSD => Ok(by_version(data)),
-            IPV4 => Ok(Network::V4(data)),
-            IPV6 => Ok(Network::V6(data)),
-            NULL | LOOP => {
-                let h = NullHeader::new_checked(data, linktype == LOOP).map_err(link_reason)?;
-                if h.is_ipv4() {
-                    Ok(Network::V4(h.payload()))
-                } else if h.is_ipv6() {
-                    Ok(Network::V6(h.payload()))
-                } else {
-                    Ok(Network::None)
-                }
-            }
-            _ => Err(DropReason::UnsupportedLinktype),
+        let (net, mac) = link_layer(linktype, data)?;
+        info.src_mac = mac;
+        Ok(net)
+    }
+}
+
+/// The network-layer bytes of a frame and its link-layer source address.
+pub(crate) fn link_layer(
+    linktype: u16,
+    data: &[u8],
+) -> Result<(Network<'_>, Option<[u8; 6]>), DropReason> {
+    use linktype::*;
+    let by_ethertype = |et: u16, payload| match et {
+        ethertype::IPV4 => Network::V4(payload),
+        ethertype::IPV6 => Network::V6(payload),
+        _ => Network::None,
+    };
+    match linktype {
+        ETHERNET => {
+            let eth = EthernetFrame::new_checked(data).map_err(link_reason)?;
+            Ok((
+                by_ethertype(eth.ethertype(), eth.payload()),
+                Some(eth.src()),
+            ))
         }
+        LINUX_SLL => {
+            let sll = SllHeader::new_checked(data).map_err(link_reason)?;
+            let (et, payload) =
+                strip_vlan_tags(sll.protocol(), sll.payload()).map_err(link_reason)?;
+            Ok((by_ethertype(et, payload), mac6(sll.addr())))
+        }
+        LINUX_SLL2 => {
+            let sll = Sll2Header::new_checked(data).map_err(link_reason)?;
+            let (et, payload) =
+                strip_vlan_tags(sll.protocol(), sll.payload()).map_err(link_reason)?;
+            Ok((by_ethertype(et, payload), mac6(sll.addr())))
+        }
+        RAW | RAW_BSD | RAW_OPENBSD => Ok((by_version(data), None)),
+        IPV4 => Ok((Network::V4(data), None)),
+        IPV6 => Ok((Network::V6(data), None)),
+        NULL | LOOP => {
+            let h = NullHeader::new_checked(data, linktype == LOOP).map_err(link_reason)?;
+            let net = if h.is_ipv4() {
+                Network::V4(h.payload())
+            } else if h.is_ipv6() {
+                Network::V6(h.payload())
+            } else {
+                Network::None
+            };
+            Ok((net, None))
+        }
+        _ => Err(DropReason::UnsupportedLinktype),
     }
 }
 

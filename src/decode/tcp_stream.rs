@@ -158,6 +158,18 @@ pub struct TcpReassemblyStats {
     pub after_eviction: u64,
 }
 
+impl TcpReassemblyStats {
+    /// Adds another reassembler's counts (the workers of a sharded stream).
+    pub fn merge(&mut self, o: &TcpReassemblyStats) {
+        self.connections += o.connections;
+        self.evicted += o.evicted;
+        self.timed_out += o.timed_out;
+        self.gaps += o.gaps;
+        self.out_of_window += o.out_of_window;
+        self.after_eviction += o.after_eviction;
+    }
+}
+
 #[derive(Debug, Default)]
 struct Half {
     next_seq: Option<u32>,

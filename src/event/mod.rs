@@ -73,4 +73,8 @@ pub enum Event<'a> {
     Tick(Timespec),
     /// The stream's last timestamp (recorded streams: the last packet).
     End(Timespec),
+    /// The stream's clock reached a time (a recording spread over several workers: every
+    /// worker's windows move to the stream's time where one worker's packet moved it, so
+    /// their buckets start at the same packets).
+    Clock(Timespec),
 }

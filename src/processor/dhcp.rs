@@ -16,7 +16,7 @@ use crate::decode::{L4, PacketInfo};
 use crate::event::Event;
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
-use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
+use crate::processor::snapshot::{Emit, EmitCtx, ShardWindow, shard_window_of, snapshot_of};
 use crate::processor::{
     BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, Select, parsed,
     time_event,
@@ -390,5 +390,10 @@ impl Processor for Dhcp {
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
         let ctx = EmitCtx::new(self.window.settings(), GroupSet::ALL, 0);
         snapshot_of(&self.window, sel, now, ctx)
+    }
+
+    fn shard_window(&self) -> Box<dyn ShardWindow> {
+        let ctx = EmitCtx::new(self.window.settings(), GroupSet::ALL, 0);
+        shard_window_of(&self.window, ctx)
     }
 }

@@ -13,7 +13,7 @@ use crate::config::value::ConfigMap;
 use crate::event::{Event, Topology};
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::GroupSet;
-use crate::processor::snapshot::{Emit, EmitCtx, snapshot_of};
+use crate::processor::snapshot::{Emit, EmitCtx, ShardWindow, shard_window_of, snapshot_of};
 use crate::processor::{
     BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, Select, parsed,
     time_event,
@@ -266,6 +266,11 @@ impl Processor for InputResources {
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
         let ctx = EmitCtx::new(self.window.settings(), GroupSet::ALL, 0);
         snapshot_of(&self.window, sel, now, ctx)
+    }
+
+    fn shard_window(&self) -> Box<dyn ShardWindow> {
+        let ctx = EmitCtx::new(self.window.settings(), GroupSet::ALL, 0);
+        shard_window_of(&self.window, ctx)
     }
 }
 

@@ -63,6 +63,8 @@ pub trait Processor: Send {
     fn finish(&mut self);
     /// A snapshot of a bucket or merged window; `now` is the wall clock for live lengths.
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError>;
+    /// A copy of the window, to merge with the other workers of a sharded stream.
+    fn shard_window(&self) -> Box<dyn snapshot::ShardWindow>;
 }
 
 /// Applies the time events every processor handles the same way (stream start, heartbeat,
@@ -75,7 +77,7 @@ pub fn time_event<B: BucketMetrics>(window: &mut Window<B>, ev: &Event<'_>) -> O
             Some(false)
         }
         Event::Tick(now) => Some(window.tick(*now)),
-        Event::End(ts) => Some(window.observe(*ts)),
+        Event::End(ts) | Event::Clock(ts) => Some(window.observe(*ts)),
         Event::Packet(_)
         | Event::Tcp(_)
         | Event::TcpMessage(_)

@@ -170,3 +170,53 @@ pub fn snapshot_of<B: Emit>(
         ctx,
     }))
 }
+
+/// A processor's window copied out of its worker thread, so the windows of a stream's
+/// workers can be merged and read as one.
+pub trait ShardWindow: Send {
+    /// Adds another worker's window of the same processor; false when the types differ.
+    fn merge_shard(&mut self, other: &dyn ShardWindow) -> bool;
+    /// A snapshot of the (merged) window.
+    fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError>;
+    /// For downcasting in `merge_shard`.
+    fn as_any(&self) -> &dyn Any;
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn ShardWindow>;
+}
+
+/// A copied window and how its buckets are emitted.
+#[derive(Clone)]
+pub struct WindowCopy<B> {
+    window: Window<B>,
+    ctx: EmitCtx,
+}
+
+impl<B: Emit> ShardWindow for WindowCopy<B> {
+    fn merge_shard(&mut self, other: &dyn ShardWindow) -> bool {
+        let Some(o) = other.as_any().downcast_ref::<WindowCopy<B>>() else {
+            return false;
+        };
+        self.window.merge_shard(&o.window);
+        true
+    }
+
+    fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
+        snapshot_of(&self.window, sel, now, self.ctx)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn clone_box(&self) -> Box<dyn ShardWindow> {
+        Box::new(self.clone())
+    }
+}
+
+/// A copy of `window` for merging with the stream's other workers.
+pub fn shard_window_of<B: Emit>(window: &Window<B>, ctx: EmitCtx) -> Box<dyn ShardWindow> {
+    Box::new(WindowCopy {
+        window: window.clone(),
+        ctx,
+    })
+}

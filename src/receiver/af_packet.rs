@@ -90,6 +90,8 @@ pub struct AfPacketConfig {
     pub frame_size: u32,
     /// Milliseconds before a partly filled block is handed over.
     pub block_timeout_ms: u32,
+    /// The fanout group this ring joins (a stream with several workers).
+    pub fanout: Option<crate::receiver::fanout::Fanout>,
 }
 
 impl AfPacketConfig {
@@ -102,6 +104,7 @@ impl AfPacketConfig {
             block_count: 32,
             frame_size: 1 << 16,
             block_timeout_ms: 60,
+            fanout: None,
         }
     }
 }
@@ -283,6 +286,18 @@ impl Ring {
                 address: [0; 8],
             };
             setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq)?;
+        }
+        if let Some(f) = cfg.fanout {
+            use crate::receiver::fanout::{PACKET_FANOUT, PACKET_FANOUT_DATA};
+            setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &f.option())
+                .map_err(|e| format!("Cannot join the AF_PACKET fanout group: {e}"))?;
+            let mut prog = f.program();
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_mut_ptr(),
+            };
+            setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fprog)
+                .map_err(|e| format!("Cannot set the AF_PACKET fanout program: {e}"))?;
         }
         Ok(ring)
     }

@@ -7,8 +7,9 @@
 //! waits (live sources then lose in the kernel, where the drop is counted). Frame batches
 //! are recycled through a second queue so the capture path does not allocate.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver as ChannelReceiver, SyncSender, TrySendError};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver as ChannelReceiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use crate::event::CaptureStats;
 use crate::receiver::batch::Batch;
 use crate::receiver::dnstap::listener::DnstapBatch;
 use crate::receiver::flow::udp::DatagramBatch;
+use crate::receiver::router::{Outputs, Router};
 use crate::time::Timespec;
 
 /// One message from a receiver to its stream's worker.
@@ -34,6 +36,8 @@ pub enum Delivery {
     Stats(CaptureStats),
     /// A recorded source reached its end; its last timestamp when it knows it.
     Ended(Option<Timespec>),
+    /// The stream's clock (a sharded recording's bucket boundaries, see `Event::Clock`).
+    Clock(Timespec),
     /// Nothing: wakes an idle worker (a control message waits).
     Wake,
 }
@@ -80,6 +84,8 @@ pub struct ReceiverStatus {
     pub bytes_read: AtomicU64,
     /// File size, when known (0 otherwise).
     pub total_bytes: AtomicU64,
+    /// Workers of the stream that finished a recording.
+    pub workers_ended: AtomicUsize,
     error: Mutex<Option<String>>,
     info: Mutex<Option<Arc<dyn InfoSource>>>,
     summary: Mutex<Option<FileSummary>>,
@@ -171,7 +177,8 @@ impl Shutdown {
 
 /// How a receiver reaches its stream: output, shutdown signal and status.
 pub struct ReceiverContext {
-    tx: SyncSender<Delivery>,
+    txs: Vec<SyncSender<Delivery>>,
+    router: Option<RefCell<Router>>,
     recycle: ChannelReceiver<Batch>,
     /// Set when the stream stops.
     pub shutdown: Shutdown,
@@ -194,15 +201,46 @@ impl ReceiverContext {
         status: Arc<ReceiverStatus>,
     ) -> Self {
         ReceiverContext {
-            tx,
+            txs: vec![tx],
+            router: None,
             recycle,
             shutdown,
             status,
         }
     }
 
-    /// Hands `d` to the worker, waiting for room; false when the stream is gone.
+    /// A context spreading its deliveries over several workers' queues (`router`).
+    pub fn sharded(
+        txs: Vec<SyncSender<Delivery>>,
+        recorded: bool,
+        recycle: ChannelReceiver<Batch>,
+        shutdown: Shutdown,
+        status: Arc<ReceiverStatus>,
+    ) -> Self {
+        let router = (txs.len() > 1).then(|| RefCell::new(Router::new(txs.len(), recorded)));
+        ReceiverContext {
+            txs,
+            router,
+            recycle,
+            shutdown,
+            status,
+        }
+    }
+
+    /// Hands `d` to the worker(s), waiting for room; false when the stream is gone.
     pub fn send(&self, d: Delivery) -> bool {
+        let status = &self.status;
+        let mut count = |units: u64| {
+            status.packets.fetch_add(units, Ordering::Relaxed);
+            status.queue_depth.fetch_add(1, Ordering::Relaxed);
+        };
+        if let Some(router) = &self.router {
+            let out = Outputs {
+                txs: &self.txs,
+                recycle: &self.recycle,
+            };
+            return router.borrow_mut().route(d, &out, &mut count);
+        }
         let units = match &d {
             Delivery::Frames(b) => b.len(),
             Delivery::Dnstap(b) => b.len(),
@@ -210,21 +248,9 @@ impl ReceiverContext {
             _ => 0,
         };
         if units > 0 {
-            self.status
-                .packets
-                .fetch_add(units as u64, Ordering::Relaxed);
-            self.status.queue_depth.fetch_add(1, Ordering::Relaxed);
+            count(units as u64);
         }
-        self.tx.send(d).is_ok()
-    }
-
-    /// Hands `d` over only if there is room; gives it back when the queue is full.
-    pub fn try_send(&self, d: Delivery) -> Result<(), Option<Delivery>> {
-        match self.tx.try_send(d) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(d)) => Err(Some(d)),
-            Err(TrySendError::Disconnected(_)) => Err(None),
-        }
+        self.txs.first().is_some_and(|tx| tx.send(d).is_ok())
     }
 
     /// Sends the frames of `batch` (if any) and leaves an empty, recycled batch in its

@@ -20,11 +20,13 @@ pub mod batch;
 pub mod bpf;
 pub mod context;
 pub mod dnstap;
+pub mod fanout;
 pub mod flow;
 pub mod mock;
 pub mod pcap;
 pub mod pcap_file;
 pub mod pcap_live;
+pub mod router;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -158,6 +160,12 @@ pub trait ReceiverConfig: Send + Sync + std::fmt::Debug {
     /// Builds the receiver: looks up what it needs (an interface) without binding or
     /// opening anything; errors are pktvisor's texts.
     fn build(&self) -> Result<Built, String>;
+    /// The receivers of a stream with `workers` workers: one (its deliveries are spread
+    /// over the workers), or one per worker when the source fans out by itself.
+    fn build_shards(&self, workers: usize) -> Result<Vec<Built>, String> {
+        let _ = workers;
+        Ok(vec![self.build()?])
+    }
     /// The input's section of its policy info (`"pcap": {…}` and so on).
     fn describe(
         &self,
@@ -229,13 +237,18 @@ pub fn input_of(kind: InputKind) -> &'static InputSpec {
     INPUTS.iter().find(|s| s.kind == kind).unwrap_or(&INPUTS[0])
 }
 
+/// Keys every input takes besides its own: `workers` (how many workers its stream gets).
+pub const COMMON_KEYS: &[&str] = &["workers"];
+
 /// Checks an input config's keys with pktvisor's text.
 pub fn check_keys(spec: &InputSpec, cfg: &ConfigMap) -> Result<(), String> {
     for k in cfg.keys() {
-        if !spec.keys.contains(&k) {
+        if !spec.keys.contains(&k) && !COMMON_KEYS.contains(&k) {
+            let mut valid = spec.keys.to_vec();
+            valid.extend(COMMON_KEYS);
             return Err(format!(
                 "{k} is an invalid/unsupported config or filter. The valid configs/filters are: {}",
-                spec.keys.join(", ")
+                valid.join(", ")
             ));
         }
     }

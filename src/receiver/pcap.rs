@@ -188,6 +188,28 @@ impl ReceiverConfig for PcapInput {
         })
     }
 
+    fn build_shards(&self, workers: usize) -> Result<Vec<Built>, String> {
+        let PcapSource::AfPacket(iface) = &self.source else {
+            return Ok(vec![self.build()?]);
+        };
+        if workers <= 1 {
+            return Ok(vec![self.build()?]);
+        }
+        // One ring per worker, fanned out by the kernel.
+        let fanout = crate::receiver::fanout::Fanout::new(workers as u32);
+        Ok((0..workers)
+            .map(|_| {
+                let mut c = crate::receiver::af_packet::AfPacketConfig::new(iface);
+                c.bpf = self.bpf.clone();
+                c.fanout = Some(fanout);
+                Built {
+                    receiver: Box::new(crate::receiver::af_packet::AfPacketReceiver::new(c)),
+                    host_spec: self.host_spec.clone().unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
     fn describe(
         &self,
         host: &HostSpec,

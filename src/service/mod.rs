@@ -6,10 +6,12 @@
 //!   chain) and reading them back as JSON or Prometheus.
 //! - `worker`: turns a receiver's deliveries into events (decode, directions, TCP
 //!   reassembly, dnstap mapping and filters, flow decoding).
-//! - `stream`: a receiver thread feeding a worker; live in the agent (`Stream::start`), to
-//!   the end of a recording in the reader (`run_recorded`).
+//! - `stream`: receiver threads feeding the stream's workers; live in the agent
+//!   (`Stream::start`), to the end of a recording in the reader (`run_recorded`).
+//! - `shards`: reading the workers of a stream as one (merged windows).
 
 pub mod pipeline;
 pub mod plan;
+pub mod shards;
 pub mod stream;
 pub mod worker;

@@ -87,6 +87,8 @@ pub struct ResolvedPlan {
     pub filter: HostFilter,
     /// Each handler's typed config, in `plan.handlers` order.
     pub handlers: Vec<Arc<dyn ProcessorConfig>>,
+    /// Workers the input's stream asks for (its `workers` key).
+    pub workers: Option<usize>,
 }
 
 impl ResolvedPlan {
@@ -96,6 +98,7 @@ impl ResolvedPlan {
             .ok_or_else(|| format!("input type '{}' is not available", plan.input.input_type))?;
         let input = (spec.parse)(&plan.input.config)?;
         let filter = (spec.policy_filter)(&plan.input.config, &plan.input.filter)?;
+        let workers = workers_of(&plan.input.config)?;
         let mut handlers = Vec::with_capacity(plan.handlers.len());
         for h in &plan.handlers {
             let c = processor::configure(&h.handler_type, &h.version, &h.config)
@@ -108,6 +111,7 @@ impl ResolvedPlan {
             input,
             filter,
             handlers,
+            workers,
         })
     }
 
@@ -163,6 +167,7 @@ impl ResolvedPlan {
             input: self.input.clone(),
             filter: HostFilter::default(),
             handlers: vec![Arc::from(typed)],
+            workers: self.workers,
         })
     }
 }
@@ -188,6 +193,18 @@ fn selector_matches(tap: &TapDef, all: bool, pairs: &[(String, TagValue)]) -> Re
         every &= equal;
     }
     Ok(if all { every } else { any })
+}
+
+/// An input's `workers` key: how many workers its stream gets (1–256).
+fn workers_of(cfg: &ConfigMap) -> Result<Option<usize>, String> {
+    match cfg
+        .get_u64("workers")
+        .map_err(|e| format!("workers: {e}"))?
+    {
+        None => Ok(None),
+        Some(n @ 1..=256) => Ok(Some(n as usize)),
+        Some(n) => Err(format!("workers must be between 1 and 256, not {n}")),
+    }
 }
 
 fn list_value(v: &[String]) -> ConfigValue {
@@ -389,6 +406,10 @@ fn resolve_plan(
     let stream_name = format!("{}-{}", tap.name, config.config_hash());
     let mut input = None;
     let mut filter = HostFilter::default();
+    let workers = workers_of(&config).unwrap_or_else(|e| {
+        errors.push(ConfigError::at(&input_path, e));
+        None
+    });
     match receiver::check_keys(spec, &config) {
         Err(e) => errors.push(ConfigError::at(
             &input_path,
@@ -449,6 +470,7 @@ fn resolve_plan(
         input,
         filter,
         handlers: typed,
+        workers,
     })
 }
 

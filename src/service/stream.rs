@@ -1,17 +1,25 @@
-//! The one stream runner both binaries use: a receiver on its own thread feeding a worker
-//! that owns the stream's policy pipelines, through a bounded queue.
+//! The one stream runner both binaries use: receivers on their own threads feeding the
+//! stream's workers, each owning its own copy of every policy pipeline, through bounded
+//! queues.
 //!
-//! - `Stream::start` (the agent): the worker runs on a thread of its own and everything
+//! - A stream has `workers` workers (`--workers`, default: the cores the process may use).
+//!   One receiver spreads its deliveries over them (`receiver::router`: a symmetric hash
+//!   of addresses, so a query and its reply, a TCP connection and a fragmented datagram
+//!   meet on one worker), or, for an AF_PACKET capture, one ring per worker fans out in
+//!   the kernel. Reads merge the workers' windows (`shards`), so they answer as one
+//!   worker would.
+//! - `Stream::start` (the agent): each worker runs on a thread of its own and everything
 //!   else talks to it through control messages (attach, detach, snapshots, info), so the
 //!   per-packet path takes no lock. Live streams get a heartbeat every second.
-//! - `run_recorded` (the reader): the worker runs on the calling thread until the
-//!   recording ends, then hands back its pipelines.
+//! - `run_recorded` (the reader): the workers run until the recording ends, then hand back
+//!   their pipelines, merged.
 //!
-//! Start order is downstream first: the pipelines exist before the worker, the worker
-//! before the receiver. Stop order is upstream first: the receiver is stopped and joined,
-//! then the worker. Stopping is idempotent.
+//! Start order is downstream first: the pipelines exist before the workers, the workers
+//! before the receivers. Stop order is upstream first: the receivers are stopped and
+//! joined, then the workers. Stopping is idempotent.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{
     Receiver as ChannelReceiver, RecvTimeoutError, Sender, SyncSender, sync_channel,
 };
@@ -24,8 +32,10 @@ use crate::metric::TableStat;
 use crate::processor::Select;
 use crate::receiver::batch::Batch;
 use crate::receiver::context::{Delivery, ReceiverContext, ReceiverStatus, Shutdown};
+use crate::receiver::flow::FlowDecoder;
 use crate::receiver::{Built, ReceiverConfig};
 use crate::service::pipeline::{NamedSnapshot, PolicyPipeline};
+use crate::service::shards::{PolicyCopy, merge_copies, merge_pipelines};
 use crate::service::worker::{Worker, WorkerStats};
 use crate::time::Timespec;
 use crate::window::PeriodError;
@@ -62,21 +72,28 @@ enum Control {
         now: Timespec,
         reply: SyncSender<Vec<PolicySnapshots>>,
     },
+    Copies(Option<String>, SyncSender<Vec<PolicyCopy>>),
     Handlers(SyncSender<Vec<HandlerState>>),
     Readings(Timespec, SyncSender<Vec<HandlerReading>>),
     Stop,
 }
 
-/// Deliveries queued between a live receiver and its worker before the receiver waits
+/// Deliveries queued between a live receiver and a worker before the receiver waits
 /// (bursts wait here rather than in the kernel).
 const QUEUE: usize = 64;
 
-/// Deliveries queued when reading a recording: enough to keep both threads busy, few
+/// Deliveries queued when reading a recording: enough to keep the threads busy, few
 /// enough that the batches in flight stay in the CPU caches (and peak memory low).
 const RECORDED_QUEUE: usize = 8;
 
-/// Longest wait for the worker to answer a control message.
+/// Longest wait for a worker to answer a control message.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The workers a stream gets by default: the cores this process may use (its CPU
+/// affinity and cgroup quota respected).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
 
 /// Why a stream could not start.
 #[derive(Debug, thiserror::Error)]
@@ -104,13 +121,71 @@ fn spawn_receiver(
             if let Err(e) = built.receiver.run(&ctx) {
                 tracing::warn!("{e}");
                 status.set_error(Some(e));
-                // The worker ends the recording with what it has.
+                // The workers end the recording with what they have.
                 ctx.send(Delivery::Ended(None));
             }
-            status
-                .running
-                .store(false, std::sync::atomic::Ordering::SeqCst);
+            status.running.store(false, Ordering::SeqCst);
         })
+}
+
+/// The receivers of a stream and their contexts: one per worker when the input fans out
+/// by itself (AF_PACKET), else one receiver spreading over every worker.
+fn receivers(
+    built: Vec<Built>,
+    txs: Vec<SyncSender<Delivery>>,
+    recycles: Vec<ChannelReceiver<Batch>>,
+    recorded: bool,
+    shutdown: &Shutdown,
+    status: &Arc<ReceiverStatus>,
+) -> Vec<(Built, ReceiverContext)> {
+    if built.len() == txs.len() {
+        built
+            .into_iter()
+            .zip(txs.into_iter().zip(recycles))
+            .map(|(b, (tx, rx))| {
+                (
+                    b,
+                    ReceiverContext::new(tx, rx, shutdown.clone(), status.clone()),
+                )
+            })
+            .collect()
+    } else {
+        let mut recycles = recycles;
+        let rx = recycles.swap_remove(0);
+        let ctx = ReceiverContext::sharded(txs, recorded, rx, shutdown.clone(), status.clone());
+        built
+            .into_iter()
+            .next()
+            .map(|b| vec![(b, ctx)])
+            .unwrap_or_default()
+    }
+}
+
+/// The queues of `n` workers: data senders and receivers, and the frame-batch recycle
+/// queues (one per receiver; a single receiver takes every worker's recycled batches).
+#[allow(clippy::type_complexity)]
+fn queues(
+    n: usize,
+    receivers: usize,
+    depth: usize,
+) -> (
+    Vec<SyncSender<Delivery>>,
+    Vec<ChannelReceiver<Delivery>>,
+    Vec<SyncSender<Batch>>,
+    Vec<ChannelReceiver<Batch>>,
+) {
+    let (data_tx, data_rx): (Vec<_>, Vec<_>) = (0..n).map(|_| sync_channel(depth)).unzip();
+    let (rtx, rrx): (Vec<_>, Vec<_>) = (0..receivers.max(1))
+        .map(|_| sync_channel::<Batch>(depth * n))
+        .unzip();
+    let recycle_tx = (0..n).map(|i| rtx[i.min(rtx.len() - 1)].clone()).collect();
+    (data_tx, data_rx, recycle_tx, rrx)
+}
+
+struct WorkerHandle {
+    control: Sender<Control>,
+    wake: SyncSender<Delivery>,
+    thread: Option<JoinHandle<()>>,
 }
 
 /// A running input stream.
@@ -123,102 +198,157 @@ pub struct Stream {
     pub input: Arc<dyn ReceiverConfig>,
     /// Host spec in use.
     pub host_spec: HostSpec,
-    /// The receiver's status.
+    /// The receivers' status (shared by the workers).
     pub status: Arc<ReceiverStatus>,
-    control: Sender<Control>,
-    wake: SyncSender<Delivery>,
+    workers: Vec<WorkerHandle>,
     shutdown: Shutdown,
-    receiver: Option<JoinHandle<()>>,
-    worker: Option<JoinHandle<()>>,
+    receivers: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("name", &self.name).finish()
+        f.debug_struct("Stream")
+            .field("name", &self.name)
+            .field("workers", &self.workers.len())
+            .finish()
     }
 }
 
 impl Stream {
-    /// Builds the receiver, then starts the worker (with `initial` pipelines) and the
-    /// receiver's thread.
+    /// Builds the receivers, then starts `workers` workers (each with the pipelines
+    /// `pipelines` makes) and the receivers' threads.
     pub fn start(
         name: &str,
         tap: &str,
         input: Arc<dyn ReceiverConfig>,
-        initial: Vec<PolicyPipeline>,
+        workers: usize,
+        pipelines: &dyn Fn() -> Vec<PolicyPipeline>,
     ) -> Result<Stream, StreamError> {
         for w in input.warnings() {
             tracing::warn!("{w}");
         }
-        let built = input.build().map_err(StreamError::Build)?;
+        let n = workers.max(1);
+        if n > 1 {
+            crate::sketch::rate::log_seconds(true);
+        }
+        let built = input.build_shards(n).map_err(StreamError::Build)?;
+        let host_spec = built
+            .first()
+            .map(|b| b.host_spec.clone())
+            .unwrap_or_default();
         let status = Arc::new(ReceiverStatus::default());
         let shutdown = Shutdown::default();
-        let (data_tx, data_rx) = sync_channel::<Delivery>(QUEUE);
-        let (recycle_tx, recycle_rx) = sync_channel::<Batch>(QUEUE);
-        let (control_tx, control_rx) = std::sync::mpsc::channel::<Control>();
-        let host_spec = built.host_spec.clone();
-        let mut worker = Worker::new(
-            input.decoding(),
-            host_spec.clone(),
-            input.recorded(),
-            status.clone(),
-            initial,
-        );
-        let worker = std::thread::Builder::new()
-            .name(format!("worker-{tap}"))
-            .spawn(move || {
-                worker.start_live();
-                worker.topology();
-                run_worker(worker, data_rx, recycle_tx, control_rx);
-            })
-            .map_err(|e| StreamError::Spawn(name.to_string(), e))?;
-        let wake = data_tx.clone();
-        let ctx = ReceiverContext::new(data_tx, recycle_rx, shutdown.clone(), status.clone());
+        let fanout = built.len() == n && n > 1;
+        let (data_tx, data_rx, recycle_tx, recycle_rx) =
+            queues(n, if fanout { n } else { 1 }, QUEUE);
+        let start = Timespec::now();
         let mut stream = Stream {
             name: name.to_string(),
             tap: tap.to_string(),
-            input,
-            host_spec,
-            status,
-            control: control_tx,
-            wake,
-            shutdown,
-            receiver: None,
-            worker: Some(worker),
+            input: input.clone(),
+            host_spec: host_spec.clone(),
+            status: status.clone(),
+            workers: Vec::with_capacity(n),
+            shutdown: shutdown.clone(),
+            receivers: Vec::new(),
         };
-        match spawn_receiver(tap, built, ctx) {
-            Ok(h) => stream.receiver = Some(h),
-            Err(e) => {
-                stream.stop();
-                return Err(StreamError::Spawn(name.to_string(), e));
+        for (i, (rx, recycle)) in data_rx.into_iter().zip(recycle_tx).enumerate() {
+            let (control_tx, control_rx) = std::sync::mpsc::channel::<Control>();
+            let mut worker = Worker::shard(
+                input.decoding(),
+                host_spec.clone(),
+                input.recorded(),
+                status.clone(),
+                pipelines(),
+                n,
+            );
+            let thread = std::thread::Builder::new()
+                .name(if n > 1 {
+                    format!("worker-{tap}-{i}")
+                } else {
+                    format!("worker-{tap}")
+                })
+                .spawn(move || {
+                    worker.start_live(start);
+                    worker.topology();
+                    run_worker(worker, rx, recycle, control_rx);
+                })
+                .map_err(|e| StreamError::Spawn(name.to_string(), e))?;
+            stream.workers.push(WorkerHandle {
+                control: control_tx,
+                wake: data_tx[i].clone(),
+                thread: Some(thread),
+            });
+        }
+        let recorded = input.recorded();
+        for (b, ctx) in receivers(built, data_tx, recycle_rx, recorded, &shutdown, &status) {
+            match spawn_receiver(tap, b, ctx) {
+                Ok(h) => stream.receivers.push(h),
+                Err(e) => {
+                    stream.stop();
+                    return Err(StreamError::Spawn(name.to_string(), e));
+                }
             }
         }
         Ok(stream)
     }
 
-    /// Queues a control message and wakes the worker if it waits for data.
-    fn send_control(&self, c: Control) -> Result<(), ()> {
-        self.control.send(c).map_err(|_| ())?;
-        let _ = self.wake.try_send(Delivery::Wake);
-        Ok(())
+    /// Workers of this stream.
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
     }
 
-    fn ask<T: Default>(&self, make: impl FnOnce(SyncSender<T>) -> Control) -> T {
-        let (tx, rx) = sync_channel(1);
-        if self.send_control(make(tx)).is_err() {
-            return T::default();
+    /// Queues a control message for every worker and wakes those waiting for data.
+    fn send_all(&self, make: &dyn Fn() -> Control) -> usize {
+        let mut sent = 0;
+        for w in &self.workers {
+            if w.control.send(make()).is_ok() {
+                let _ = w.wake.try_send(Delivery::Wake);
+                sent += 1;
+            }
         }
-        rx.recv_timeout(REPLY_TIMEOUT).unwrap_or_default()
+        sent
     }
 
-    /// Adds a policy's pipeline.
-    pub fn attach(&self, p: PolicyPipeline) {
-        let _ = self.send_control(Control::Attach(Box::new(p)));
+    /// Asks every worker and collects the answers (a worker that does not answer in
+    /// time is left out).
+    fn ask_all<T: Send + 'static>(&self, make: impl Fn(SyncSender<T>) -> Control) -> Vec<T> {
+        let (tx, rx) = sync_channel(self.workers.len().max(1));
+        let sent = self.send_all(&|| make(tx.clone()));
+        drop(tx);
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut out = Vec::with_capacity(sent);
+        while out.len() < sent {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(v) => out.push(v),
+                Err(_) => break,
+            }
+        }
+        out
     }
 
-    /// Removes a policy's pipeline; true when it was attached.
+    /// Adds a policy: each worker gets its own pipeline from `make`.
+    pub fn attach(&self, make: &dyn Fn() -> PolicyPipeline) {
+        for w in &self.workers {
+            if w.control.send(Control::Attach(Box::new(make()))).is_ok() {
+                let _ = w.wake.try_send(Delivery::Wake);
+            }
+        }
+    }
+
+    /// Removes a policy's pipelines; true when it was attached.
     pub fn detach_now(&self, policy: &str) -> bool {
-        self.ask(|tx| Control::Detach(policy.to_string(), tx))
+        self.ask_all(|tx| Control::Detach(policy.to_string(), tx))
+            .into_iter()
+            .any(|removed| removed)
+    }
+
+    /// The workers' pipelines of one policy (or every policy), merged into one per
+    /// policy that answers reads.
+    fn merged(&self, policy: Option<&str>) -> Vec<PolicyPipeline> {
+        let copies = self.ask_all(|tx| Control::Copies(policy.map(str::to_string), tx));
+        merge_copies(copies)
     }
 
     /// Snapshots of one policy (or every policy) on this stream.
@@ -228,51 +358,116 @@ impl Stream {
         sel: Select,
         now: Timespec,
     ) -> Vec<PolicySnapshots> {
-        self.ask(|reply| Control::Snapshots {
+        if self.workers.len() > 1 {
+            return self
+                .merged(policy)
+                .iter()
+                .map(|p| PolicySnapshots {
+                    policy: p.policy.clone(),
+                    tap: p.tap.clone(),
+                    snapshots: p.snapshots(sel, now),
+                })
+                .collect();
+        }
+        self.ask_all(|reply| Control::Snapshots {
             policy: policy.map(str::to_string),
             sel,
             now,
             reply,
         })
+        .into_iter()
+        .next()
+        .unwrap_or_default()
     }
 
-    /// Every handler on this stream.
+    /// Every handler on this stream (bounded tables summed over the workers).
     pub fn handlers_now(&self) -> Vec<HandlerState> {
-        self.ask(Control::Handlers)
+        let mut out: Vec<HandlerState> = Vec::new();
+        for states in self.ask_all(Control::Handlers) {
+            for s in states {
+                match out
+                    .iter_mut()
+                    .find(|o| o.policy == s.policy && o.name == s.name)
+                {
+                    Some(o) => {
+                        for t in s.tables {
+                            match o.tables.iter_mut().find(|x| x.name == t.name) {
+                                Some(x) => {
+                                    x.len += t.len;
+                                    x.limit += t.limit;
+                                    x.evicted += t.evicted;
+                                }
+                                None => o.tables.push(t),
+                            }
+                        }
+                    }
+                    None => out.push(s),
+                }
+            }
+        }
+        out
     }
 
     /// Every bucket of every handler on this stream, for the OTLP push.
     pub fn readings_now(&self, now: Timespec) -> Vec<HandlerReading> {
-        self.ask(|tx| Control::Readings(now, tx))
+        if self.workers.len() > 1 {
+            return self
+                .merged(None)
+                .iter()
+                .flat_map(|p| p.readings(now))
+                .collect();
+        }
+        self.ask_all(|tx| Control::Readings(now, tx))
+            .into_iter()
+            .next()
+            .unwrap_or_default()
     }
 
-    /// Stops the receiver and waits for it; the worker keeps answering (idempotent).
+    /// Stops the receivers and waits for them; the workers keep answering (idempotent).
     pub fn stop_receiver(&mut self) {
         self.shutdown.trigger();
-        if let Some(h) = self.receiver.take() {
+        for h in self.receivers.drain(..) {
             let _ = h.join();
         }
     }
 
-    /// Stops the receiver, then the worker, and waits for both (idempotent).
+    /// Stops the receivers, then the workers, and waits for all (idempotent).
     pub fn stop(&mut self) {
         self.stop_receiver();
-        if let Some(h) = self.worker.take() {
-            let _ = self.send_control(Control::Stop);
-            let _ = h.join();
+        for w in &mut self.workers {
+            if let Some(h) = w.thread.take() {
+                if w.control.send(Control::Stop).is_ok() {
+                    let _ = w.wake.try_send(Delivery::Wake);
+                }
+                let _ = h.join();
+            }
         }
-        self.status
-            .running
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        self.status
-            .ended
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.status.running.store(false, Ordering::SeqCst);
+        self.status.ended.store(true, Ordering::SeqCst);
     }
 }
 
 impl Drop for Stream {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+impl PolicyPipeline {
+    /// Every bucket of every handler, for the OTLP push.
+    pub fn readings(&self, now: Timespec) -> Vec<HandlerReading> {
+        self.handlers
+            .iter()
+            .map(|h| {
+                HandlerReading::from_processor(
+                    &self.policy,
+                    &self.tap,
+                    &h.name,
+                    h.processor.as_ref(),
+                    now,
+                )
+            })
+            .collect()
     }
 }
 
@@ -300,6 +495,15 @@ fn control(w: &mut Worker, c: Control) -> bool {
                 .collect();
             let _ = reply.send(out);
         }
+        Control::Copies(policy, reply) => {
+            let out = w
+                .pipelines
+                .iter()
+                .filter(|p| policy.as_deref().is_none_or(|n| n == p.policy))
+                .map(PolicyPipeline::copy_out)
+                .collect();
+            let _ = reply.send(out);
+        }
         Control::Handlers(reply) => {
             let mut out = Vec::new();
             for p in &w.pipelines {
@@ -321,18 +525,7 @@ fn control(w: &mut Worker, c: Control) -> bool {
             let _ = reply.send(out);
         }
         Control::Readings(now, reply) => {
-            let mut out = Vec::new();
-            for p in &w.pipelines {
-                for h in &p.handlers {
-                    out.push(HandlerReading::from_processor(
-                        &p.policy,
-                        &p.tap,
-                        &h.name,
-                        h.processor.as_ref(),
-                        now,
-                    ));
-                }
-            }
+            let out = w.pipelines.iter().flat_map(|p| p.readings(now)).collect();
             let _ = reply.send(out);
         }
         Control::Stop => return false,
@@ -383,7 +576,7 @@ fn run_worker(
 
 /// Receives progress while a recording is read.
 pub trait Progress {
-    /// Called after each delivery: units so far, file bytes read so far, file size.
+    /// Called now and then: units so far, file bytes read so far, file size.
     fn update(&mut self, units: u64, bytes_read: u64, total_bytes: Option<u64>);
     /// Called once at the end.
     fn done(&mut self, units: u64);
@@ -401,85 +594,186 @@ impl Progress for NoProgress {
 /// A recording read to its end.
 #[derive(Debug)]
 pub struct Finished {
-    /// The pipelines, finished (rates closed).
+    /// The pipelines, finished (rates closed); with several workers, their merge.
     pub pipelines: Vec<PolicyPipeline>,
-    /// What the worker saw.
+    /// What the workers saw.
     pub stats: WorkerStats,
     /// The receiver's status (its file summary, decode errors).
     pub status: Arc<ReceiverStatus>,
-    /// The TCP reassembly table at the end.
+    /// The TCP reassembly tables at the end (summed over the workers).
     pub tcp_table: TableStat,
-    /// The flow decoder at the end (flow inputs).
-    pub flow: Option<crate::receiver::flow::FlowDecoder>,
+    /// The flow decoders at the end (flow inputs; one per worker).
+    pub flow: Vec<FlowDecoder>,
 }
 
-/// Reads a recorded input through `pipelines` to its end: the receiver on its own thread,
-/// the worker on the calling thread. Errors when the recording cannot be read at all.
+fn progress_of(status: &ReceiverStatus) -> (u64, Option<u64>) {
+    let total = status.total_bytes.load(Ordering::Relaxed);
+    (
+        status.bytes_read.load(Ordering::Relaxed),
+        (total > 0).then_some(total),
+    )
+}
+
+/// Reads one worker's deliveries until the recording ends (or the queue closes).
+fn drain(
+    w: &mut Worker,
+    rx: &ChannelReceiver<Delivery>,
+    recycle: &SyncSender<Batch>,
+    progress: &mut dyn FnMut(&Worker),
+) -> bool {
+    let mut give_back = |b: Batch| {
+        let _ = recycle.try_send(b);
+    };
+    for d in rx.iter() {
+        let done = w.deliver(d, &mut give_back);
+        progress(w);
+        if done {
+            return true;
+        }
+    }
+    false
+}
+
+/// Reads a recorded input to its end with `workers` workers (each with the pipelines
+/// `pipelines` makes): the receiver on its own thread, the workers on the calling thread
+/// (one worker) or threads of their own. Errors when the recording cannot be read at all.
 pub fn run_recorded(
     input: &dyn ReceiverConfig,
-    pipelines: Vec<PolicyPipeline>,
+    workers: usize,
+    pipelines: &dyn Fn() -> Vec<PolicyPipeline>,
     progress: &mut dyn Progress,
 ) -> Result<Finished, StreamError> {
     for w in input.warnings() {
         tracing::warn!("{w}");
     }
-    let built = input.build().map_err(StreamError::Build)?;
+    let n = workers.max(1);
+    if n > 1 {
+        crate::sketch::rate::log_seconds(true);
+    }
+    let built = input.build_shards(1).map_err(StreamError::Build)?;
+    let host_spec = built
+        .first()
+        .map(|b| b.host_spec.clone())
+        .unwrap_or_default();
     let status = Arc::new(ReceiverStatus::default());
     let shutdown = Shutdown::default();
-    let (data_tx, data_rx) = sync_channel::<Delivery>(RECORDED_QUEUE);
-    let (recycle_tx, recycle_rx) = sync_channel::<Batch>(RECORDED_QUEUE);
-    let mut worker = Worker::new(
-        input.decoding(),
-        built.host_spec.clone(),
-        true,
-        status.clone(),
-        pipelines,
-    );
-    worker.start_live();
-    let ctx = ReceiverContext::new(data_tx, recycle_rx, shutdown.clone(), status.clone());
-    let handle = spawn_receiver("file", built, ctx)
-        .map_err(|e| StreamError::Spawn("file".to_string(), e))?;
-    let mut give_back = |b: Batch| {
-        let _ = recycle_tx.try_send(b);
-    };
-    let mut ended = false;
-    for d in data_rx.iter() {
-        let done = worker.deliver(d, &mut give_back);
-        let total = status
-            .total_bytes
-            .load(std::sync::atomic::Ordering::Relaxed);
-        progress.update(
-            worker.delivered(),
-            status.bytes_read.load(std::sync::atomic::Ordering::Relaxed),
-            (total > 0).then_some(total),
+    let (data_tx, data_rx, recycle_tx, recycle_rx) = queues(n, 1, RECORDED_QUEUE);
+    let mut ws: Vec<Worker> = (0..n)
+        .map(|_| {
+            Worker::shard(
+                input.decoding(),
+                host_spec.clone(),
+                true,
+                status.clone(),
+                pipelines(),
+                n,
+            )
+        })
+        .collect();
+    let mut handles = Vec::new();
+    for (b, ctx) in receivers(built, data_tx, recycle_rx, true, &shutdown, &status) {
+        handles.push(
+            spawn_receiver("file", b, ctx)
+                .map_err(|e| StreamError::Spawn("file".to_string(), e))?,
         );
-        if done {
-            ended = true;
-            break;
-        }
     }
+    let ended = if n == 1 {
+        let mut report = |w: &Worker| {
+            let (read, total) = progress_of(&status);
+            progress.update(w.delivered(), read, total);
+        };
+        let ended = drain(&mut ws[0], &data_rx[0], &recycle_tx[0], &mut report);
+        drop(data_rx);
+        vec![ended]
+    } else {
+        run_workers(&mut ws, data_rx, &recycle_tx, &status, progress)?
+    };
     shutdown.trigger();
-    drop(data_rx);
-    let _ = handle.join();
-    let stats = worker.stats();
+    for h in handles {
+        let _ = h.join();
+    }
+    let mut stats = WorkerStats::default();
+    for w in &ws {
+        stats.merge(&w.stats());
+    }
     progress.done(stats.delivered);
     if let Some(e) = status.last_error()
         && status.summary().is_none()
     {
         return Err(StreamError::Run(e));
     }
-    if !ended {
-        worker.end(None);
+    let mut tcp_table: Option<TableStat> = None;
+    let mut flow = Vec::new();
+    let mut shards = Vec::with_capacity(n);
+    for (mut w, ended) in ws.into_iter().zip(ended) {
+        if !ended {
+            w.end(None);
+        }
+        let t = w.tcp_table();
+        match &mut tcp_table {
+            Some(x) => {
+                x.len += t.len;
+                x.limit += t.limit;
+                x.evicted += t.evicted;
+            }
+            None => tcp_table = Some(t),
+        }
+        shards.push(std::mem::take(&mut w.pipelines));
+        flow.extend(w.into_flow_decoder());
     }
-    let tcp_table = worker.tcp_table();
-    let stats = worker.stats();
-    let pipelines = std::mem::take(&mut worker.pipelines);
     Ok(Finished {
-        pipelines,
+        pipelines: merge_pipelines(shards),
         stats,
         status,
-        tcp_table,
-        flow: worker.into_flow_decoder(),
+        tcp_table: tcp_table.unwrap_or(TableStat {
+            name: "tcp_reassembly_connections",
+            len: 0,
+            limit: 0,
+            evicted: 0,
+        }),
+        flow,
+    })
+}
+
+/// Runs several workers on threads of their own until each has seen the end of the
+/// recording, reporting progress from the calling thread; the workers come back in `ws`.
+fn run_workers(
+    ws: &mut Vec<Worker>,
+    data_rx: Vec<ChannelReceiver<Delivery>>,
+    recycle_tx: &[SyncSender<Batch>],
+    status: &Arc<ReceiverStatus>,
+    progress: &mut dyn Progress,
+) -> Result<Vec<bool>, StreamError> {
+    std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(ws.len());
+        for (i, (mut w, (rx, recycle))) in ws
+            .drain(..)
+            .zip(data_rx.into_iter().zip(recycle_tx))
+            .enumerate()
+        {
+            let h = std::thread::Builder::new()
+                .name(format!("worker-file-{i}"))
+                .spawn_scoped(scope, move || {
+                    let ended = drain(&mut w, &rx, recycle, &mut |_| {});
+                    (w, ended)
+                })
+                .map_err(|e| StreamError::Spawn("file".to_string(), e))?;
+            handles.push(h);
+        }
+        while !handles.iter().all(|h| h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(100));
+            let (read, total) = progress_of(status);
+            progress.update(status.packets.load(Ordering::Relaxed), read, total);
+        }
+        let mut ended = Vec::with_capacity(handles.len());
+        for h in handles {
+            let (w, e) = h
+                .join()
+                .map_err(|_| StreamError::Run("a worker stopped unexpectedly".into()))?;
+            ws.push(w);
+            ended.push(e);
+        }
+        Ok(ended)
     })
 }
 
@@ -498,7 +792,7 @@ mod tests {
 
     #[test]
     fn start_and_stop_are_idempotent_in_any_order() {
-        let mut s = Stream::start("m", "t", mock(), Vec::new()).expect("starts");
+        let mut s = Stream::start("m", "t", mock(), 2, &Vec::new).expect("starts");
         let deadline = Instant::now() + Duration::from_secs(5);
         while s.status.packets.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -510,12 +804,12 @@ mod tests {
         s.stop_receiver();
         s.stop_receiver();
         // the worker still answers once its receiver is gone
-        assert_eq!(s.handlers_now().len(), 1, "the stream's own table");
+        assert_eq!(s.handlers_now().len(), 1, "the stream's own table, summed");
         s.stop();
         s.stop();
         assert!(s.status.ended.load(Ordering::SeqCst));
         assert!(s.handlers_now().is_empty(), "nothing answers after stop");
-        let mut t = Stream::start("m2", "t", mock(), Vec::new()).expect("starts");
+        let mut t = Stream::start("m2", "t", mock(), 1, &Vec::new).expect("starts");
         t.stop();
         t.stop_receiver();
         drop(t);
@@ -529,7 +823,7 @@ mod tests {
             ConfigValue::Str("/nonexistent/pktvisor-test.pcap".into()),
         );
         let input = PcapInput::parse(&c).expect("file input");
-        let err = run_recorded(&input, Vec::new(), &mut NoProgress).unwrap_err();
+        let err = run_recorded(&input, 2, &Vec::new, &mut NoProgress).unwrap_err();
         assert!(
             err.to_string().contains("/nonexistent/pktvisor-test.pcap"),
             "{err}"

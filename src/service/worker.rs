@@ -51,6 +51,24 @@ pub struct WorkerStats {
     pub last_ts: Option<Timespec>,
 }
 
+impl WorkerStats {
+    /// Adds another worker's counts (the workers of a sharded stream).
+    pub fn merge(&mut self, o: &WorkerStats) {
+        self.delivered += o.delivered;
+        self.decode.merge(&o.decode);
+        self.tcp.merge(&o.tcp);
+        self.dnstap_unknown_type += o.dnstap_unknown_type;
+        for (a, b) in self.dnstap_filtered.iter_mut().zip(&o.dnstap_filtered) {
+            *a += b;
+        }
+        self.first_ts = match (self.first_ts, o.first_ts) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ts = self.last_ts.max(o.last_ts);
+    }
+}
+
 /// The decoding and delivery state of one stream.
 pub struct Worker {
     /// The pipelines fed, in attach order.
@@ -61,6 +79,10 @@ pub struct Worker {
     flow: Option<FlowDecoder>,
     status: Arc<ReceiverStatus>,
     recorded: bool,
+    /// Workers of the stream (the recording has ended once every one has).
+    workers: usize,
+    /// Flow decode errors already added to the status.
+    flow_errors_counted: u64,
     frames_seen: bool,
     last_stats: CaptureStats,
     stats: WorkerStats,
@@ -84,6 +106,19 @@ impl Worker {
         status: Arc<ReceiverStatus>,
         pipelines: Vec<PolicyPipeline>,
     ) -> Worker {
+        Worker::shard(decoding, host_spec, recorded, status, pipelines, 1)
+    }
+
+    /// One of `workers` workers of a stream: its TCP table gets its share of the bound.
+    pub fn shard(
+        decoding: Decoding,
+        host_spec: HostSpec,
+        recorded: bool,
+        status: Arc<ReceiverStatus>,
+        pipelines: Vec<PolicyPipeline>,
+        workers: usize,
+    ) -> Worker {
+        let workers = workers.max(1);
         let mut ports = PortSet::default();
         for p in &pipelines {
             ports.extend(&p.tcp_ports());
@@ -92,11 +127,13 @@ impl Worker {
         Worker {
             pipelines,
             decoder: Decoder::new(),
-            tcp: TcpReassembler::new(decoding.tcp_limit, ports),
+            tcp: TcpReassembler::new((decoding.tcp_limit / workers).max(1), ports),
             host_spec,
             flow: decoding.flow_type.map(FlowDecoder::new),
             status,
             recorded,
+            workers,
+            flow_errors_counted: 0,
             frames_seen: false,
             last_stats: CaptureStats::default(),
             stats: WorkerStats {
@@ -116,10 +153,11 @@ impl Worker {
         &self.host_spec
     }
 
-    /// Starts a live stream now (recorded streams start at their first timestamp).
-    pub fn start_live(&mut self) {
+    /// Starts a live stream at `now` (every worker of a stream gets the same start;
+    /// recorded streams start at their first timestamp).
+    pub fn start_live(&mut self, now: Timespec) {
         if !self.recorded {
-            self.start_at(Timespec::now());
+            self.start_at(now);
         }
     }
 
@@ -207,6 +245,7 @@ impl Worker {
                 self.flow(&batch);
             }
             Delivery::Start(ts) => self.start_at(ts),
+            Delivery::Clock(ts) => broadcast(&mut self.pipelines, &Event::Clock(ts)),
             Delivery::Stats(mut s) => {
                 s.tcp_reassembly_errors = self.tcp.stats().gaps;
                 self.last_stats = s;
@@ -282,9 +321,12 @@ impl Worker {
         }
         let pipelines = &mut self.pipelines;
         decode_batch(dec, batch, |dg| broadcast(pipelines, &Event::Flow(dg)));
-        self.status
-            .decode_errors
-            .store(dec.stats().total_errors(), Ordering::Relaxed);
+        let total = dec.stats().total_errors();
+        self.status.decode_errors.fetch_add(
+            total.saturating_sub(self.flow_errors_counted),
+            Ordering::Relaxed,
+        );
+        self.flow_errors_counted = total;
     }
 
     /// The end of a recording: final capture statistics, the last timestamp, rates closed.
@@ -303,7 +345,10 @@ impl Worker {
         for p in &mut self.pipelines {
             p.finish();
         }
-        self.status.ended.store(true, Ordering::SeqCst);
+        let ended = self.status.workers_ended.fetch_add(1, Ordering::SeqCst) + 1;
+        if ended >= self.workers {
+            self.status.ended.store(true, Ordering::SeqCst);
+        }
     }
 
     /// The TCP reassembly table's occupancy.

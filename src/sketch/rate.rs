@@ -3,8 +3,60 @@
 //!
 //! This file owns the open-second bookkeeping: the caller supplies time in
 //! whole seconds (packet time or wall clock); the rate never reads a clock.
+//!
+//! A stream spread over several workers has one rate per worker for the same
+//! seconds. Merging their distributions would give the distribution of each
+//! worker's share, not of the sums, so while per-second logging is on
+//! (`log_seconds`, set when a stream is sharded) every rate also keeps the exact
+//! count of each completed second (at most `LOG_LIMIT` seconds per rate), and a
+//! merge inside `merge_shards` adds the workers' counts second by second and
+//! rebuilds the distribution: the same samples one worker would have recorded.
+//! Without logs (more seconds than the limit in one bucket) the shard merge
+//! falls back to merging the distributions.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Distribution;
+
+/// Completed seconds a rate logs at most (two hours; an agent's bucket holds sixty).
+pub const LOG_LIMIT: usize = 7200;
+
+static LOG_SECONDS: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static SHARD_MERGE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Turns per-second logging on for rates created or advanced from now on (the runtime
+/// does this before it starts a stream with more than one worker).
+pub fn log_seconds(on: bool) {
+    LOG_SECONDS.store(on, Ordering::Relaxed);
+}
+
+/// Runs `f` with `Rate::merge` adding concurrent rates second by second (the buckets
+/// of a stream's workers for the same minute), instead of appending consecutive ones.
+pub fn merge_shards<R>(f: impl FnOnce() -> R) -> R {
+    SHARD_MERGE.with(|c| c.set(true));
+    let out = f();
+    SHARD_MERGE.with(|c| c.set(false));
+    out
+}
+
+/// Exact counts of consecutive completed seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct SecondLog {
+    /// The first logged second.
+    start: i64,
+    /// Counts of `start`, `start + 1`, …
+    counts: Vec<u64>,
+}
+
+impl SecondLog {
+    fn end(&self) -> i64 {
+        self.start + self.counts.len() as i64
+    }
+}
 
 /// Per-second event counts: each completed second contributes one sample (its
 /// event count) to a [`Distribution`]; seconds without events contribute zero
@@ -18,6 +70,10 @@ pub struct Rate {
     open_count: u64,
     /// Count of the last completed second.
     live: u64,
+    /// Exact counts of the completed seconds, while logging is on and they fit.
+    log: Option<SecondLog>,
+    /// The log overflowed (or logging was off when seconds were recorded).
+    log_lost: bool,
 }
 
 impl Rate {
@@ -59,6 +115,7 @@ impl Rate {
                     (i128::from(now_sec) - i128::from(open) - 1).clamp(0, i128::from(u64::MAX));
                 let gap = gap as u64;
                 self.samples.record_n(0.0, gap);
+                self.log_closed(open, self.open_count, gap);
                 self.live = if gap > 0 { 0 } else { self.open_count };
                 self.open_sec = Some(now_sec);
                 self.open_count = 0;
@@ -70,11 +127,40 @@ impl Rate {
     /// Close the open second too (end of a recorded stream / bucket becoming
     /// read-only). A later `add` opens a fresh second without gap filling.
     pub fn close(&mut self) {
-        if self.open_sec.take().is_some() {
+        if let Some(open) = self.open_sec.take() {
             self.samples.record_u64(self.open_count);
+            self.log_closed(open, self.open_count, 0);
             self.live = self.open_count;
             self.open_count = 0;
         }
+    }
+
+    /// Logs second `sec` closed with `count`, then `gap` empty seconds.
+    fn log_closed(&mut self, sec: i64, count: u64, gap: u64) {
+        if self.log_lost {
+            return;
+        }
+        if !LOG_SECONDS.load(Ordering::Relaxed) {
+            self.log = None;
+            self.log_lost = true;
+            return;
+        }
+        let log = self.log.get_or_insert_with(|| SecondLog {
+            start: sec,
+            counts: Vec::new(),
+        });
+        let fits = log.end() == sec
+            && usize::try_from(gap)
+                .ok()
+                .and_then(|g| g.checked_add(log.counts.len() + 1))
+                .is_some_and(|n| n <= LOG_LIMIT);
+        if !fits {
+            self.log = None;
+            self.log_lost = true;
+            return;
+        }
+        log.counts.push(count);
+        log.counts.resize(log.counts.len() + gap as usize, 0);
     }
 
     /// Count of the last completed second (0 if none).
@@ -97,6 +183,12 @@ impl Rate {
     /// otherwise keep the later open second and record the earlier one as a
     /// closed sample.
     pub fn merge(&mut self, other: &Self) {
+        if SHARD_MERGE.with(Cell::get) && self.merge_logged(other) {
+            return;
+        }
+        // Consecutive parts: the log no longer describes consecutive seconds.
+        self.log = None;
+        self.log_lost = true;
         self.samples.merge(&other.samples);
         if other.live != 0 {
             self.live = other.live;
@@ -119,6 +211,72 @@ impl Rate {
                 self.samples.record_u64(other.open_count);
             }
         }
+    }
+}
+
+impl Rate {
+    /// The shard merge: adds the other worker's counts second by second when both
+    /// rates logged every completed second; false (nothing changed) otherwise.
+    fn merge_logged(&mut self, other: &Self) -> bool {
+        let mut merged: Option<SecondLog> = match (&self.log, &other.log) {
+            _ if self.log_lost || other.log_lost => return false,
+            (None, None) => None,
+            (Some(a), None) => Some(a.clone()),
+            (None, Some(b)) => Some(b.clone()),
+            (Some(a), Some(b)) => {
+                let start = a.start.min(b.start);
+                let end = a.end().max(b.end());
+                let Ok(len) = usize::try_from(end - start) else {
+                    return false;
+                };
+                if len > LOG_LIMIT {
+                    return false;
+                }
+                let mut counts = vec![0u64; len];
+                for l in [a, b] {
+                    let off = (l.start - start) as usize;
+                    for (i, c) in l.counts.iter().enumerate() {
+                        counts[off + i] = counts[off + i].saturating_add(*c);
+                    }
+                }
+                Some(SecondLog { start, counts })
+            }
+        };
+        // Open seconds: the same second adds up; an earlier one counts as completed.
+        let (open, count) = match (self.open_sec, other.open_sec) {
+            (Some(a), Some(b)) if a == b => (Some(a), self.open_count + other.open_count),
+            (Some(a), Some(b)) => {
+                let (early, early_count, late, late_count) = if a < b {
+                    (a, self.open_count, b, other.open_count)
+                } else {
+                    (b, other.open_count, a, self.open_count)
+                };
+                let log = merged.get_or_insert_with(|| SecondLog {
+                    start: early,
+                    counts: Vec::new(),
+                });
+                if early < log.start || early >= log.end() {
+                    return false;
+                }
+                let i = (early - log.start) as usize;
+                log.counts[i] = log.counts[i].saturating_add(early_count);
+                (Some(late), late_count)
+            }
+            (a, b) => (a.or(b), self.open_count + other.open_count),
+        };
+        let mut samples = Distribution::default();
+        for &c in merged.iter().flat_map(|l| l.counts.iter()) {
+            samples.record_u64(c);
+        }
+        self.live = merged
+            .as_ref()
+            .and_then(|l| l.counts.last().copied())
+            .unwrap_or(0);
+        self.samples = samples;
+        self.log = merged;
+        self.open_sec = open;
+        self.open_count = count;
+        true
     }
 }
 
@@ -292,5 +450,51 @@ mod tests {
         );
         assert_eq!(merged.samples().sum(), whole.samples().sum());
         assert_eq!(merged.live(), whole.live());
+    }
+
+    /// A stream split over three workers: each worker's rate sees its share of the
+    /// events; the shard merge gives exactly the rate of the whole stream.
+    #[test]
+    fn shard_merge_equals_the_whole_stream() {
+        log_seconds(true);
+        let mut x = 99u64;
+        let mut whole = Rate::new();
+        let mut parts = [Rate::new(), Rate::new(), Rate::new()];
+        for sec in 1000..1070i64 {
+            if sec % 7 == 3 {
+                continue; // quiet seconds become zero samples
+            }
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let n = (x >> 40) % 9;
+            for k in 0..n {
+                whole.add(sec, 1);
+                parts[((x >> (8 + k)) % 3) as usize].add(sec, 1);
+            }
+        }
+        whole.close();
+        for p in &mut parts {
+            p.close();
+        }
+        let mut merged = parts[0].clone();
+        merge_shards(|| {
+            merged.merge(&parts[1]);
+            merged.merge(&parts[2]);
+        });
+        assert_eq!(merged.samples().count(), whole.samples().count());
+        assert_eq!(sample_values(&merged), sample_values(&whole));
+        assert_eq!(merged.live(), whole.live());
+        // outside merge_shards a merge appends, and the log is gone
+        let mut seq = parts[0].clone();
+        seq.merge(&parts[1]);
+        assert!(seq.log.is_none());
+        let mut again = seq.clone();
+        merge_shards(|| again.merge(&parts[2]));
+        assert_eq!(
+            again.samples().count(),
+            seq.samples().count() + parts[2].samples().count(),
+            "no log: the distributions merge"
+        );
     }
 }

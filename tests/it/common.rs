@@ -121,10 +121,19 @@ pub fn run_plan(
     plan: &PolicyPlan,
     ctx: &ProcessorContext,
 ) -> Result<(PolicyPipeline, RunReport), String> {
+    run_plan_with(plan, ctx, 1)
+}
+
+/// `run_plan` with `workers` workers.
+pub fn run_plan_with(
+    plan: &PolicyPlan,
+    ctx: &ProcessorContext,
+    workers: usize,
+) -> Result<(PolicyPipeline, RunReport), String> {
     let r = ResolvedPlan::from_plan(plan.clone())?;
-    let pipelines = vec![PolicyPipeline::build(&r, ctx)];
-    let f =
-        run_recorded(r.input.as_ref(), pipelines, &mut NoProgress).map_err(|e| e.to_string())?;
+    let make = || vec![PolicyPipeline::build(&r, ctx)];
+    let f = run_recorded(r.input.as_ref(), workers, &make, &mut NoProgress)
+        .map_err(|e| e.to_string())?;
     let report = RunReport {
         packets: f.stats.delivered,
         first_ts: f.stats.first_ts,
@@ -159,6 +168,35 @@ impl pktvisor::processor::Processor for FlowEventCounter {
     ) -> Result<Box<dyn pktvisor::metric::Snapshot>, pktvisor::window::PeriodError> {
         Err(pktvisor::window::PeriodError::NotAccumulated(0))
     }
+
+    fn shard_window(&self) -> Box<dyn pktvisor::processor::snapshot::ShardWindow> {
+        Box::new(NoWindow)
+    }
+}
+
+/// The counter keeps no window.
+struct NoWindow;
+
+impl pktvisor::processor::snapshot::ShardWindow for NoWindow {
+    fn merge_shard(&mut self, _: &dyn pktvisor::processor::snapshot::ShardWindow) -> bool {
+        true
+    }
+
+    fn snapshot(
+        &self,
+        _: Select,
+        _: Timespec,
+    ) -> Result<Box<dyn pktvisor::metric::Snapshot>, pktvisor::window::PeriodError> {
+        Err(pktvisor::window::PeriodError::NotAccumulated(0))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn clone_box(&self) -> Box<dyn pktvisor::processor::snapshot::ShardWindow> {
+        Box::new(NoWindow)
+    }
 }
 
 /// Runs a capture of flow exports (`flow_type`) through a flow handler with `cfg` using the
@@ -180,17 +218,20 @@ pub fn run_flow_capture(
         .config
         .set("flow_type", ConfigValue::Str(flow_type.to_string()));
     let r = ResolvedPlan::from_plan(pl)?;
-    let mut pipeline = PolicyPipeline::build(&r, ctx);
     let counter = FlowEventCounter::default();
     let events = counter.0.clone();
-    pipeline
-        .handlers
-        .push(pktvisor::service::pipeline::HandlerInstance {
-            name: "counter".into(),
-            processor: Box::new(counter),
-        });
-    let mut f = run_recorded(r.input.as_ref(), vec![pipeline], &mut NoProgress)
-        .map_err(|e| e.to_string())?;
+    let make = || {
+        let mut pipeline = PolicyPipeline::build(&r, ctx);
+        pipeline
+            .handlers
+            .push(pktvisor::service::pipeline::HandlerInstance {
+                name: "counter".into(),
+                processor: Box::new(FlowEventCounter(counter.0.clone())),
+            });
+        vec![pipeline]
+    };
+    let mut f =
+        run_recorded(r.input.as_ref(), 1, &make, &mut NoProgress).map_err(|e| e.to_string())?;
     for p in &mut f.pipelines {
         p.handlers.retain(|h| h.name != "counter");
     }

@@ -990,7 +990,7 @@ fn run_flow_input_case(id: &str) {
                 started
                     .as_ref()
                     .ok()
-                    .and_then(|(f, _)| f.flow.as_ref())
+                    .and_then(|(f, _)| f.flow.first())
                     .expect("flow decoder")
                     .stats()
                     .total_errors(),

@@ -223,7 +223,7 @@ async fn unbound_feeds_our_listener_and_agrees_with_a_capture() {
             status,
             pipelines,
         );
-        w.start_live();
+        w.start_live(Timespec::now());
         while let Some(batch) = rx.blocking_recv() {
             w.deliver(Delivery::Dnstap(batch), &mut |_| {});
         }

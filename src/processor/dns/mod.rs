@@ -383,7 +383,7 @@ pub(crate) fn handle_event<P: DnsCore>(
     forward: &mut dyn FnMut(&Event<'_>),
 ) -> bool {
     if let Some(shifted) = p.time(ev) {
-        if shifted && let Event::Tick(now) | Event::End(now) = ev {
+        if shifted && let Event::Tick(now) | Event::End(now) | Event::Clock(now) = ev {
             p.on_shift(*now);
         }
         forward(ev);

@@ -950,6 +950,10 @@ impl Processor for DnsV2 {
         snapshot_of(&self.window, sel, now, self.ctx())
     }
 
+    fn shard_window(&self) -> Box<dyn crate::processor::snapshot::ShardWindow> {
+        crate::processor::snapshot::shard_window_of(&self.window, self.ctx())
+    }
+
     fn tables(&self) -> Vec<TableStat> {
         vec![
             TableStat {

@@ -467,4 +467,8 @@ impl Processor for Flow {
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError> {
         snapshot_of(&self.window, sel, now, self.ctx())
     }
+
+    fn shard_window(&self) -> Box<dyn crate::processor::snapshot::ShardWindow> {
+        crate::processor::snapshot::shard_window_of(&self.window, self.ctx())
+    }
 }
