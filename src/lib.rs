@@ -24,6 +24,7 @@
 //! - `receiver`: capture files and BPF; dnstap (Frame Streams over sockets and files);
 //!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode).
 //! - `service`: plans, policy pipelines, running inputs.
+//! - `ops`: running as a service: systemd readiness (`sd_notify`), log format and colours.
 //! - `time`: timestamps.
 
 pub mod agent;
@@ -31,6 +32,7 @@ pub mod config;
 pub mod decode;
 pub mod enrich;
 pub mod export;
+pub mod ops;
 pub mod otlp;
 pub mod processor;
 pub mod receiver;
