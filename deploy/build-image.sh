@@ -4,10 +4,12 @@
 # of this machine's toolchain) are built locally with mmdebstrap and `podman import`.
 #
 #   deploy/build-image.sh                       # full multi-stage build (cargo in the builder)
-#   deploy/build-image.sh --prebuilt DIR        # runtime stage only, binaries from DIR
+#   deploy/build-image.sh --prebuilt DIR        # runtime layer only (target runtime-prebuilt),
+#                                               # binaries pktvisord, pktvisor-reader, pktvisor-cli from DIR
 #   deploy/build-image.sh --base-only           # only the local Debian base image
 #   options: --tag NAME (default localhost/pktvisor:local)
 #   env: BASE_IMAGE / RUST_IMAGE to use existing images instead (e.g. from a registry);
+#        REVISION (default: git HEAD) for the org.opencontainers.image.revision label;
 #        DEBIAN_MIRROR (default http://deb.debian.org/debian); SUITE (default bookworm).
 #
 # Prints the image name on the last line. Needs: podman, mmdebstrap (scripts/setup-debian.sh
@@ -62,7 +64,7 @@ fi
 
 args=(--format docker --build-arg "BASE_IMAGE=$base"
       --build-arg "VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)"
-      --build-arg "REVISION=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
+      --build-arg "REVISION=${REVISION:-$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)}"
       --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
       -f "$here/Dockerfile" -t "$tag")
 
@@ -73,9 +75,11 @@ if [[ -n "$prebuilt" ]]; then
   mkdir -p "$ctx/deploy/prebuilt" "$ctx/deploy/container"
   for b in pktvisord pktvisor-reader pktvisor-cli; do
     cp "$prebuilt/$b" "$ctx/deploy/prebuilt/$b"
+    # Debug information is not needed in the image (and test builds carry a lot of it).
+    if command -v strip >/dev/null 2>&1; then strip --strip-debug "$ctx/deploy/prebuilt/$b"; fi
   done
   cp "$here"/container/*.sh "$ctx/deploy/container/"
-  podman build "${args[@]}" --build-arg BINARIES=prebuilt --target runtime "$ctx" >&2
+  podman build "${args[@]}" --target runtime-prebuilt "$ctx" >&2
 else
   rust="${RUST_IMAGE:-}"
   if [[ -z "$rust" ]]; then
