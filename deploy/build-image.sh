@@ -103,6 +103,13 @@ else
       buildah rm "$ctr" >/dev/null
     fi
   fi
-  podman build "${args[@]}" --build-arg "RUST_IMAGE=$rust" --target runtime "$repo" >&2
+  # cargo fetches crates over HTTPS: the build sees this host's CA certificates (a
+  # TLS-inspecting egress proxy's CA among them, where there is one). Mounted for the
+  # RUN steps only, never copied into an image.
+  ca=()
+  if [[ -d /etc/ssl/certs ]]; then
+    ca=(--volume /etc/ssl/certs:/etc/ssl/certs:ro)
+  fi
+  podman build "${args[@]}" "${ca[@]}" --build-arg "RUST_IMAGE=$rust" --target runtime "$repo" >&2
 fi
 echo "$tag"
