@@ -1,14 +1,15 @@
 //! A newcomer's first minutes, as the README tells them: a fresh `git clone` of this
 //! repository (its committed HEAD), then the commands of the README's "Quick start"
 //! (`./run.sh`) and the first block of "Run the agent", run as written except that the
-//! interface is `lo`, the port a free one, `target/` the shared CARGO_TARGET_DIR (so the
-//! build is not cold) and `sudo` dropped when already root. The agent must answer
-//! `/api/v1/metrics/app` in both.
+//! interface is `lo`, the port a free one (`PKTVISOR_PORT` for the agent, the curls'
+//! `10853` replaced), `target/` the shared CARGO_TARGET_DIR (so the build is not cold) and
+//! `sudo` dropped when already root. The agent must answer `/api/v1/metrics/app` in both.
+//! The clone's path is fixed, so cargo keeps one set of release artifacts for it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::agent_proc::{free_port, temp_path};
+use crate::agent_proc::free_port;
 
 /// The first ```sh block after `heading`.
 fn sh_block(readme: &str, heading: &str) -> String {
@@ -43,7 +44,7 @@ fn deploy_readme_commands_start_the_agent_from_a_fresh_clone() {
         eprintln!("note: not a git checkout; skipped");
         return;
     }
-    let clone = temp_path("readme-clone");
+    let clone = std::env::temp_dir().join("pktvisor-readme-clone");
     let _ = std::fs::remove_dir_all(&clone);
     let out = Command::new("git")
         .args(["clone", "--quiet"])
@@ -117,6 +118,7 @@ fn deploy_readme_commands_start_the_agent_from_a_fresh_clone() {
             "set -eu\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{script}"
         ))
         .current_dir(&clone)
+        .env("PKTVISOR_PORT", port.to_string())
         .output()
         .expect("README block");
     let stdout = String::from_utf8_lossy(&out.stdout);
