@@ -79,7 +79,8 @@ if [[ -n "$prebuilt" ]]; then
     if command -v strip >/dev/null 2>&1; then strip --strip-debug "$ctx/deploy/prebuilt/$b"; fi
   done
   cp "$here"/container/*.sh "$ctx/deploy/container/"
-  podman build "${args[@]}" --target runtime-prebuilt "$ctx" >&2
+  # --layers=false: binaries change every build, their layers would only pile up as cache.
+  podman build "${args[@]}" --layers=false --target runtime-prebuilt "$ctx" >&2
 else
   rust="${RUST_IMAGE:-}"
   if [[ -z "$rust" ]]; then

@@ -394,6 +394,9 @@ fn deploy_k8s_agent_workloads_pass_the_security_policy() {
     assert_eq!(seen, 5);
 }
 
+/// A change to a manifest part, described, with the violation it must cause.
+type Mutation = (&'static str, Box<dyn Fn(&mut Value)>, &'static str);
+
 #[test]
 fn deploy_k8s_policy_fails_on_added_privileges_or_lost_probes() {
     if !have_kubectl() {
@@ -401,7 +404,7 @@ fn deploy_k8s_policy_fails_on_added_privileges_or_lost_probes() {
     }
     let docs = render("base");
     let ds = find(&docs, "DaemonSet", "pktvisord");
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let mutations: Vec<Mutation> = vec![
         (
             "SYS_ADMIN added",
             Box::new(|c| {
@@ -470,7 +473,7 @@ fn deploy_k8s_policy_fails_on_added_privileges_or_lost_probes() {
             "{what}: expected a violation containing {expect:?}, got {v:?}"
         );
     }
-    let pod_mutations: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let pod_mutations: Vec<Mutation> = vec![
         (
             "hostPID",
             Box::new(|p| p["hostPID"] = json!(true)),

@@ -10,6 +10,7 @@ mod common;
 mod conformance;
 mod decode;
 mod deploy_cli;
+mod deploy_compose;
 mod deploy_image;
 mod deploy_k8s;
 mod deploy_readme;
