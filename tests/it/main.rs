@@ -9,6 +9,7 @@ mod agent_proc;
 mod common;
 mod conformance;
 mod decode;
+mod deploy_caps;
 mod deploy_cli;
 mod deploy_compose;
 mod deploy_image;
