@@ -20,8 +20,8 @@ use super::encode::kv;
 pub const K8S_ENV: &[(&str, &str)] = &[
     ("K8S_NODE_NAME", "k8s.node.name"),
     ("K8S_POD_NAME", "k8s.pod.name"),
-    ("POD_NAMESPACE", "k8s.namespace.name"),
     ("K8S_NAMESPACE", "k8s.namespace.name"),
+    ("POD_NAMESPACE", "k8s.namespace.name"),
     ("K8S_NAMESPACE_NAME", "k8s.namespace.name"),
     ("K8S_POD_UID", "k8s.pod.uid"),
 ];
