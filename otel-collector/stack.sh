@@ -4,7 +4,7 @@
 #   otel-collector/stack.sh up             # build the agent image if missing, then start
 #   otel-collector/stack.sh up --offline   # no registry reachable: the Collector is a local
 #                                          # rotel stand-in; only the agent and it start
-#   otel-collector/stack.sh check          # wait (60 s at most) until the Collector got the
+#   otel-collector/stack.sh check          # wait (STACK_CHECK_SECONDS, 60) until the Collector got the
 #                                          # agent's metrics: Prometheus exporter, or the log
 #   otel-collector/stack.sh down
 # env: PKTVISOR_IMAGE (default localhost/pktvisor:local, built by deploy/build-image.sh when
@@ -61,7 +61,7 @@ case "${1:-}" in
     fi
     ;;
   check)
-    for _ in $(seq 1 60); do
+    for _ in $(seq 1 "${STACK_CHECK_SECONDS:-60}"); do
       if [[ -e "$marker" ]]; then
         # A handler's metric: the agent captured and pushed, not only its self-telemetry.
         if podman logs "${project}_otel-collector_1" 2>&1 | grep 'Name: pktvisor\.net\.' >/dev/null; then

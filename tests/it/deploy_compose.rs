@@ -42,6 +42,8 @@ fn deploy_compose_stack_starts_and_the_agent_pushes_to_the_collector() {
         ("OTLP_GRPC_PORT", free_port().to_string()),
         ("OTLP_HTTP_PORT", free_port().to_string()),
         ("COLLECTOR_PROMETHEUS_PORT", free_port().to_string()),
+        // The agent pushes every 10 s; leave room for a slow first connection.
+        ("STACK_CHECK_SECONDS", "120".to_string()),
     ];
     struct Down<'a>(&'a [(&'a str, String)]);
     impl Drop for Down<'_> {
