@@ -575,7 +575,7 @@ fn deploy_k8s_configmaps_hold_configs_the_agent_accepts() {
                 .unwrap_or_else(|e| panic!("{dir}: {}: {e}", cm["metadata"]["name"]));
             assert!(!cfg.definitions.policies.is_empty(), "{dir}: no policy");
             assert!(!cfg.settings.admin_api, "{dir}: admin API on");
-            let _ = std::fs::remove_file(f);
+            let _ = std::fs::remove_dir_all(f.parent().expect("temp dir"));
         }
     }
     // The agent's OTLP endpoint in the collector overlay is the node-local Collector.
