@@ -25,6 +25,7 @@
 //! - `receiver`: capture files and BPF; dnstap (Frame Streams over sockets and files);
 //!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode).
 //! - `service`: plans, policy pipelines, running inputs.
+//! - `ops`: running as a service: systemd readiness (`sd_notify`), log format and colours.
 //! - `time`: timestamps.
 
 pub mod agent;
@@ -35,6 +36,7 @@ pub mod enrich;
 pub mod event;
 pub mod export;
 pub mod metric;
+pub mod ops;
 pub mod otlp;
 pub mod processor;
 pub mod receiver;

@@ -344,7 +344,7 @@ pub fn load_parts(
         if let Some(cfg) = &f.settings {
             let mut profile = Map::new();
             profile.insert(figment::Profile::Default, settings_dict(cfg));
-            figment = figment.merge(FileSettings {
+            figment = figment.merge(Layer {
                 name: format!("config file {}", f.path.display()),
                 data: profile,
             });
@@ -363,7 +363,7 @@ pub fn load_parts(
     if !exporters.is_empty() {
         let mut profile = Map::new();
         profile.insert(figment::Profile::Default, exporters);
-        figment = figment.merge(FileSettings {
+        figment = figment.merge(Layer {
             name: "the collector-style exporters".into(),
             data: profile,
         });
@@ -373,7 +373,10 @@ pub fn load_parts(
             // Only settings: PKTVISOR_LOG, PKTVISOR_SHARED_DIR, … belong to others.
             known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))
         }))
-        .merge(Serialized::defaults(flags.clone()));
+        .merge(Layer {
+            name: "command-line flags".into(),
+            data: Map::from([(figment::Profile::Default, flags.clone())]),
+        });
     let settings = extract_all(&figment, &mut errors);
     if let Some(s) = &settings {
         s.validate(&mut errors);
@@ -398,15 +401,18 @@ fn extract_all(figment: &Figment, errors: &mut Vec<ConfigError>) -> Option<Agent
                     } else {
                         format!("visor.config.{}", err.path.join("."))
                     };
-                    let source = err
-                        .metadata
-                        .as_ref()
-                        .map(|m| format!(" (from {})", m.name))
-                        .unwrap_or_default();
                     let key = err.path.first().cloned().or_else(|| match &err.kind {
                         figment::error::Kind::UnknownField(k, _) => Some(k.clone()),
                         _ => None,
                     });
+                    // The original layers know where each key came from; a retry's
+                    // figment (rebuilt from plain data) does not.
+                    let source = key
+                        .as_deref()
+                        .and_then(|k| figment.find_metadata(k))
+                        .or(err.metadata.as_ref())
+                        .map(|m| format!(" (from {})", m.name))
+                        .unwrap_or_default();
                     errors.push(ConfigError::at(path, format!("{}{source}", err.kind)));
                     let dict = data.get_or_insert_with(|| {
                         current
@@ -429,13 +435,14 @@ fn extract_all(figment: &Figment, errors: &mut Vec<ConfigError>) -> Option<Agent
     None
 }
 
-/// A file's `visor.config` as a figment provider (named after the file in errors).
-struct FileSettings {
+/// A file's `visor.config`, the collector-style exporters or the flags as a figment
+/// provider, named in errors (`config file /etc/pktvisor/agent.yaml`, `command-line flags`).
+struct Layer {
     name: String,
     data: Map<figment::Profile, Dict>,
 }
 
-impl figment::Provider for FileSettings {
+impl figment::Provider for Layer {
     fn metadata(&self) -> figment::Metadata {
         figment::Metadata::named(self.name.clone())
     }
@@ -525,11 +532,19 @@ mod tests {
     fn reports_every_error_with_its_path() {
         let a = write(
             "bad.yaml",
-            "visor:\n  config:\n    port: nope\n    periods: 30\n    bogus_key: 1\n",
+            "visor:\n  config:\n    port: nope\n    periods: 30\n    bogus_key: 1\n    geo_cache_size: lots\n",
         );
         let err = load(std::slice::from_ref(&a), &Dict::new()).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("visor.config.port"), "{text}");
+        // Every bad key names the file it came from, also after the first one.
+        for line in text.lines().filter(|l| l.contains("invalid type")) {
+            assert!(
+                line.ends_with(&format!("(from config file {})", a.display())),
+                "{line}"
+            );
+        }
+        assert!(!text.contains("BTreeMap"), "{text}");
         assert!(text.contains("bogus_key"), "{text}");
         assert!(
             text.contains("visor.config.periods: 30 is outside 1-10"),

@@ -10,12 +10,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use pktvisor::agent::config::{self, AgentSettings, Flags};
 use pktvisor::agent::otlp_push::{self, OtlpPush};
 use pktvisor::agent::{Agent, default_document, http};
+use pktvisor::ops::caps;
+use pktvisor::ops::logging::{self, LogFormat, LogTarget};
+use pktvisor::ops::sd_notify::Notifier;
 
-const ABOUT: &str = "pktvisord: network observability agent (pktvisor 4.5 compatible).
+const ABOUT: &str = "Network observability agent: pktvisor 4.5 compatible, OpenTelemetry-native.";
+
+const LONG_ABOUT: &str = "pktvisord: network observability agent (pktvisor 4.5 compatible).
 
 IFACE (a name, an address of the interface, or `auto`) creates pktvisor's default tap and
 policy `default` (net, dhcp, dns, pcap). --config FILE (repeatable; later files win) adds
@@ -28,139 +33,198 @@ Commands (first argument; they take the same options):
                                       on any (nothing is opened, bound or started)
   pktvisord print-config --config FILE…   print the effective configuration (secrets redacted)";
 
+const AFTER_HELP: &str = "Environment:
+  PKTVISOR_<KEY>                    any visor.config setting, e.g. PKTVISOR_PORT=8080
+  PKTVISOR_LOG                      log filter (tracing syntax, e.g. info,pktvisor::agent=debug)
+  PKTVISOR_LOG_FORMAT               text or json (as --log-format)
+  OTEL_EXPORTER_OTLP_ENDPOINT       OTLP endpoint; setting it turns the push on
+                                    (e.g. http://otel-collector:4317)
+  OTEL_EXPORTER_OTLP_PROTOCOL       grpc (default) or http/protobuf
+  OTEL_EXPORTER_OTLP_HEADERS        k=v,k2=v2 (percent-encoded values)
+  OTEL_EXPORTER_OTLP_TIMEOUT        per-export timeout in ms
+  OTEL_EXPORTER_OTLP_COMPRESSION    gzip or none
+  OTEL_EXPORTER_OTLP_CERTIFICATE    CA bundle (PEM) to verify the Collector
+  OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY   mTLS
+  OTEL_EXPORTER_OTLP_INSECURE       true: plain text for endpoints without a scheme
+  OTEL_EXPORTER_OTLP_METRICS_*      the same per signal (ENDPOINT, PROTOCOL, HEADERS, TIMEOUT,
+                                    COMPRESSION, CERTIFICATE, CLIENT_CERTIFICATE, CLIENT_KEY,
+                                    INSECURE); wins over the generic variable
+  OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE        cumulative, delta or lowmemory
+  OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION
+                                    base2_exponential_bucket_histogram or explicit_bucket_histogram
+  OTEL_METRIC_EXPORT_INTERVAL       push interval in ms (default 60000)
+  OTEL_SDK_DISABLED                 true: no OTLP push
+  OTEL_SERVICE_NAME                 service.name of the Resource (default pktvisor)
+  OTEL_RESOURCE_ATTRIBUTES          k=v,k2=v2 added to the Resource
+  K8S_NODE_NAME, K8S_POD_NAME, K8S_NAMESPACE_NAME, K8S_POD_UID
+                                    Kubernetes downward API: k8s.* Resource attributes
+  NOTIFY_SOCKET                     set by systemd (Type=notify): READY=1 once serving, STOPPING=1
+
+Examples:
+  pktvisord eth0                                   default policy on eth0, REST on localhost:10853
+  pktvisord -l 0.0.0.0 -p 8080 --config agent.yaml
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 pktvisord eth0
+  pktvisord completions bash > /etc/bash_completion.d/pktvisord";
+
+const CAPTURE: &str = "Capture";
+const REST: &str = "REST API and Prometheus";
+const OTLP: &str = "OTLP push (pktvisor's --otel flags; see also OTEL_* below)";
+const ENRICH: &str = "Enrichment";
+const COMPAT: &str = "pktvisor compatibility";
+const LOGGING: &str = "Logging and process";
+
 /// Command line of pktvisord (reference §12.1).
 #[derive(Parser, Debug)]
-#[command(name = "pktvisord", disable_version_flag = true, about = ABOUT, long_about = None)]
+#[command(
+    name = "pktvisord",
+    disable_version_flag = true,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    subcommand_help_heading = "Subcommands",
+    subcommand_value_name = "SUBCOMMAND"
+)]
 struct Args {
     /// Interface to capture on (name, IP address or `auto`): creates the default policy.
     iface: Option<String>,
     /// Print the version and exit.
     #[arg(long)]
     version: bool,
-    /// Daemonize: fork, setsid, stdio to /dev/null, chdir /.
-    #[arg(short = 'd')]
-    daemon: bool,
-    /// Debug logging.
-    #[arg(short = 'v')]
-    verbose: bool,
-    /// Accepted and ignored: this build sends no usage tracking.
-    #[arg(long)]
-    no_track: bool,
-    /// HTTP bind host [default: localhost].
-    #[arg(short = 'l', value_name = "HOST")]
-    host: Option<String>,
-    /// HTTP port [default: 10853].
-    #[arg(short = 'p', value_name = "PORT")]
-    port: Option<u16>,
-    /// Serve HTTPS (needs --tls-cert and --tls-key).
-    #[arg(long)]
-    tls: bool,
-    /// TLS certificate (PEM).
-    #[arg(long, value_name = "FILE")]
-    tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
-    #[arg(long, value_name = "FILE")]
-    tls_key: Option<PathBuf>,
-    /// Register the admin routes (POST/DELETE of taps and policies, DELETE /api/v1/server).
-    #[arg(long)]
-    admin_api: bool,
-    /// MaxMind GeoIP City database.
-    #[arg(long, value_name = "FILE")]
-    geo_city: Option<PathBuf>,
-    /// MaxMind ASN/ISP database.
-    #[arg(long, value_name = "FILE")]
-    geo_asn: Option<PathBuf>,
-    /// City database used only when no --geo-city / geo_city is set.
-    #[arg(long, value_name = "FILE")]
-    default_geo_city: Option<PathBuf>,
-    /// ASN database used only when no --geo-asn / geo_asn is set.
-    #[arg(long, value_name = "FILE")]
-    default_geo_asn: Option<PathBuf>,
-    /// LRU entries per GeoIP database (0 disables) [default: 10000].
-    #[arg(long, value_name = "N")]
-    geo_cache_size: Option<u64>,
     /// YAML config file (repeatable; later files win).
     #[arg(long, value_name = "FILE")]
     config: Vec<PathBuf>,
-    /// Accepted and ignored: this build has no crash reporter.
-    #[arg(long)]
-    cp_disable: bool,
-    /// Accepted and ignored (crash reporter token).
-    #[arg(long, value_name = "T")]
-    cp_token: Option<String>,
-    /// Accepted and ignored (crash reporter URL).
-    #[arg(long, value_name = "U")]
-    cp_url: Option<String>,
-    /// Accepted and ignored (crash reporter annotation).
-    #[arg(long, value_name = "S")]
-    cp_custom: Option<String>,
-    /// Accepted and ignored (crash reporter path).
-    #[arg(long, value_name = "P")]
-    cp_path: Option<String>,
-    /// Print the built-in inputs and handlers and exit.
-    #[arg(long)]
-    module_list: bool,
-    /// Deprecated and ignored.
-    #[arg(long, value_name = "DIR")]
-    module_dir: Option<String>,
-    /// Log to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    log_file: Option<PathBuf>,
-    /// Log to syslog (ident pktvisord, facility daemon).
-    #[arg(long)]
-    syslog: bool,
-    /// Accepted and ignored: Prometheus /metrics is always on.
-    #[arg(long)]
-    prometheus: bool,
-    /// Static Prometheus `instance` label.
-    #[arg(long, value_name = "ID")]
-    prom_instance: Option<String>,
-    /// pktvisor's OTLP/HTTP push (see the README's OpenTelemetry section).
-    #[arg(long)]
-    otel: bool,
-    /// OTLP host [default: localhost].
-    #[arg(long, value_name = "H")]
-    otel_host: Option<String>,
-    /// OTLP path [default: /v1/metrics].
-    #[arg(long, value_name = "P")]
-    otel_path: Option<String>,
-    /// OTLP port [default: 4318].
-    #[arg(long, value_name = "N")]
-    otel_port: Option<u16>,
-    /// OTLP push interval in seconds [default: 60].
-    #[arg(long, value_name = "N")]
-    otel_interval: Option<u64>,
-    /// OTLP over TLS (needs --otel-tls-cert and --otel-tls-key).
-    #[arg(long)]
-    otel_tls: bool,
-    /// OTLP client certificate.
-    #[arg(long, value_name = "FILE")]
-    otel_tls_cert: Option<PathBuf>,
-    /// OTLP client key.
-    #[arg(long, value_name = "FILE")]
-    otel_tls_key: Option<PathBuf>,
-    /// IANA service-name CSV for the flow handler's port names.
-    #[arg(long, value_name = "FILE")]
-    iana_service_port_registry: Option<PathBuf>,
-    /// IANA CSV used only when no registry is set.
-    #[arg(long, value_name = "FILE")]
-    default_service_registry: Option<PathBuf>,
-    /// Default deep_sample_rate for policies without window_config [default: 100].
-    #[arg(long, value_name = "N")]
-    max_deep_sample: Option<u64>,
+    /// BPF filter of the default policy (with IFACE).
+    #[arg(short = 'b', value_name = "BPF", help_heading = CAPTURE)]
+    bpf: Option<String>,
+    /// host_spec of the default tap (with IFACE): comma-separated CIDRs that are "the host".
+    #[arg(short = 'H', value_name = "HOSTSPEC", help_heading = CAPTURE)]
+    host_spec: Option<String>,
     /// Default num_periods for policies without window_config [default: 5].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", help_heading = CAPTURE)]
     periods: Option<u64>,
+    /// Default deep_sample_rate for policies without window_config [default: 100].
+    #[arg(long, value_name = "N", help_heading = CAPTURE)]
+    max_deep_sample: Option<u64>,
     /// Workers per input stream [default: the cores the process may use, cgroup quota
     /// respected]; results are the same for any number.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = CAPTURE)]
     workers: Option<u64>,
-    /// BPF filter of the default policy (with IFACE).
-    #[arg(short = 'b', value_name = "BPF")]
-    bpf: Option<String>,
-    /// host_spec of the default tap (with IFACE).
-    #[arg(short = 'H', value_name = "HOSTSPEC")]
-    host_spec: Option<String>,
+    /// HTTP bind host [default: localhost].
+    #[arg(short = 'l', value_name = "HOST", help_heading = REST)]
+    host: Option<String>,
+    /// HTTP port [default: 10853].
+    #[arg(short = 'p', value_name = "PORT", help_heading = REST)]
+    port: Option<u16>,
+    /// Serve HTTPS (needs --tls-cert and --tls-key).
+    #[arg(long, help_heading = REST)]
+    tls: bool,
+    /// TLS certificate (PEM).
+    #[arg(long, value_name = "FILE", help_heading = REST)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", help_heading = REST)]
+    tls_key: Option<PathBuf>,
+    /// Register the admin routes (POST/DELETE of taps and policies, DELETE /api/v1/server).
+    #[arg(long, help_heading = REST)]
+    admin_api: bool,
+    /// Static Prometheus `instance` label.
+    #[arg(long, value_name = "ID", help_heading = REST)]
+    prom_instance: Option<String>,
+    /// pktvisor's OTLP/HTTP push to http[s]://HOST:PORT/PATH.
+    #[arg(long, help_heading = OTLP)]
+    otel: bool,
+    /// OTLP host [default: localhost].
+    #[arg(long, value_name = "H", help_heading = OTLP)]
+    otel_host: Option<String>,
+    /// OTLP port [default: 4318].
+    #[arg(long, value_name = "N", help_heading = OTLP)]
+    otel_port: Option<u16>,
+    /// OTLP path [default: /v1/metrics].
+    #[arg(long, value_name = "P", help_heading = OTLP)]
+    otel_path: Option<String>,
+    /// OTLP push interval in seconds [default: 60].
+    #[arg(long, value_name = "N", help_heading = OTLP)]
+    otel_interval: Option<u64>,
+    /// OTLP over TLS (needs --otel-tls-cert and --otel-tls-key).
+    #[arg(long, help_heading = OTLP)]
+    otel_tls: bool,
+    /// OTLP client certificate.
+    #[arg(long, value_name = "FILE", help_heading = OTLP)]
+    otel_tls_cert: Option<PathBuf>,
+    /// OTLP client key.
+    #[arg(long, value_name = "FILE", help_heading = OTLP)]
+    otel_tls_key: Option<PathBuf>,
+    /// MaxMind GeoIP City database.
+    #[arg(long, value_name = "FILE", help_heading = ENRICH)]
+    geo_city: Option<PathBuf>,
+    /// MaxMind ASN/ISP database.
+    #[arg(long, value_name = "FILE", help_heading = ENRICH)]
+    geo_asn: Option<PathBuf>,
+    /// City database used only when no --geo-city / geo_city is set.
+    #[arg(long, value_name = "FILE", help_heading = ENRICH)]
+    default_geo_city: Option<PathBuf>,
+    /// ASN database used only when no --geo-asn / geo_asn is set.
+    #[arg(long, value_name = "FILE", help_heading = ENRICH)]
+    default_geo_asn: Option<PathBuf>,
+    /// LRU entries per GeoIP database (0 disables) [default: 10000].
+    #[arg(long, value_name = "N", help_heading = ENRICH)]
+    geo_cache_size: Option<u64>,
+    /// IANA service-name CSV for the flow handler's port names.
+    #[arg(long, value_name = "FILE", help_heading = ENRICH)]
+    iana_service_port_registry: Option<PathBuf>,
+    /// IANA CSV used only when no registry is set.
+    #[arg(long, value_name = "FILE", help_heading = ENRICH)]
+    default_service_registry: Option<PathBuf>,
+    /// Debug logging.
+    #[arg(short = 'v', help_heading = LOGGING)]
+    verbose: bool,
+    /// Log format: text, or JSON lines for log collectors.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "PKTVISOR_LOG_FORMAT",
+        default_value = "text",
+        hide_env = true,
+        help_heading = LOGGING
+    )]
+    log_format: LogFormat,
+    /// Log to this file instead of stdout.
+    #[arg(long, value_name = "FILE", help_heading = LOGGING)]
+    log_file: Option<PathBuf>,
+    /// Log to syslog (ident pktvisord, facility daemon).
+    #[arg(long, help_heading = LOGGING)]
+    syslog: bool,
+    /// Daemonize: fork, setsid, stdio to /dev/null, chdir / (not for systemd or containers).
+    #[arg(short = 'd', help_heading = LOGGING)]
+    daemon: bool,
+    /// Print the built-in inputs and handlers and exit.
+    #[arg(long, help_heading = COMPAT)]
+    module_list: bool,
+    /// Accepted and ignored: this build sends no usage tracking.
+    #[arg(long, hide = true)]
+    no_track: bool,
+    /// Accepted and ignored: this build has no crash reporter.
+    #[arg(long, hide = true)]
+    cp_disable: bool,
+    /// Accepted and ignored (crash reporter token).
+    #[arg(long, value_name = "T", hide = true)]
+    cp_token: Option<String>,
+    /// Accepted and ignored (crash reporter URL).
+    #[arg(long, value_name = "U", hide = true)]
+    cp_url: Option<String>,
+    /// Accepted and ignored (crash reporter annotation).
+    #[arg(long, value_name = "S", hide = true)]
+    cp_custom: Option<String>,
+    /// Accepted and ignored (crash reporter path).
+    #[arg(long, value_name = "P", hide = true)]
+    cp_path: Option<String>,
+    /// Deprecated and ignored.
+    #[arg(long, value_name = "DIR", hide = true)]
+    module_dir: Option<String>,
+    /// Accepted and ignored: Prometheus /metrics is always on.
+    #[arg(long, hide = true)]
+    prometheus: bool,
 }
 
 impl Args {
@@ -215,53 +279,18 @@ impl Args {
     }
 }
 
-/// A log sink that sends each line to syslog.
-struct Syslog;
-
-impl Write for Syslog {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            if let Ok(c) = std::ffi::CString::new(line.replace('%', "%%")) {
-                // SAFETY: a valid NUL-terminated format string without conversions.
-                unsafe { libc::syslog(libc::LOG_INFO, c.as_ptr()) };
-            }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn init_logging(s: &AgentSettings) -> Result<()> {
+fn init_logging(s: &AgentSettings, format: LogFormat) -> Result<()> {
     let level = if s.verbose { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PKTVISOR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if s.syslog {
-        let ident = c"pktvisord";
-        // SAFETY: the ident is a static C string that outlives the process's logging.
-        unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
-        builder
-            .with_ansi(false)
-            .without_time()
-            .with_writer(std::sync::Mutex::new(Syslog))
-            .init();
+    let target = if s.syslog {
+        LogTarget::Syslog(c"pktvisord")
     } else if let Some(p) = &s.log_file {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .with_context(|| format!("cannot open log file {}", p.display()))?;
-        builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(f))
-            .init();
+        LogTarget::File(p.clone())
     } else {
-        builder.with_writer(std::io::stdout).init();
-    }
+        LogTarget::Stdout
+    };
+    logging::init(format, &target, filter)?;
     Ok(())
 }
 
@@ -311,7 +340,7 @@ fn check_crashpad(s: &AgentSettings) -> Result<()> {
     Ok(())
 }
 
-async fn serve(agent: Arc<Agent>) -> Result<()> {
+async fn serve(agent: Arc<Agent>, notifier: Option<Arc<Notifier>>) -> Result<()> {
     let s = &agent.settings;
     let addr = (s.host.as_str(), s.port)
         .to_socket_addrs()
@@ -322,12 +351,19 @@ async fn serve(agent: Arc<Agent>) -> Result<()> {
         .map_err(|_| anyhow!("unable to bind to {}:{}", s.host, s.port))?;
     std_listener.set_nonblocking(true)?;
     let app = http::router(agent.clone());
-    tracing::info!(
-        "{} listening on {}://{addr}",
-        pktvisor::VISOR_VERSION,
-        if s.tls { "https" } else { "http" }
-    );
+    let scheme = if s.tls { "https" } else { "http" };
+    tracing::info!("{} listening on {scheme}://{addr}", pktvisor::VISOR_VERSION);
     let stop = agent.shutdown.clone();
+    // The inputs were started by Agent::start; once the port is bound the agent serves.
+    let a = agent.clone();
+    let ready = move || {
+        if let Some(n) = &notifier {
+            let inputs = a.ready().1.len();
+            if let Err(e) = n.ready(&format!("serving {scheme}://{addr}, {inputs} input(s)")) {
+                tracing::warn!("{e}");
+            }
+        }
+    };
     if s.tls {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) else {
@@ -342,16 +378,16 @@ async fn serve(agent: Arc<Agent>) -> Result<()> {
             stop.cancelled().await;
             h.graceful_shutdown(Some(Duration::from_secs(2)));
         });
-        axum_server::from_tcp_rustls(std_listener, tls)?
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await?;
+        let server = axum_server::from_tcp_rustls(std_listener, tls)?.handle(handle);
+        ready();
+        server.serve(app.into_make_service()).await?;
     } else {
         use axum::serve::ListenerExt;
         // Without TCP_NODELAY a multi-write response waits on the client's delayed ACK.
         let listener = tokio::net::TcpListener::from_std(std_listener)?.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        ready();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await?;
@@ -359,7 +395,7 @@ async fn serve(agent: Arc<Agent>) -> Result<()> {
     Ok(())
 }
 
-fn spawn_signal_handlers(agent: Arc<Agent>) -> Result<()> {
+fn spawn_signal_handlers(agent: Arc<Agent>, notifier: Option<Arc<Notifier>>) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -372,18 +408,41 @@ fn spawn_signal_handlers(agent: Arc<Agent>) -> Result<()> {
         }
         a.shutdown.cancel();
     });
+    if let Some(n) = notifier.clone() {
+        // Every way of stopping (signals, DELETE /api/v1/server) cancels this token.
+        let stop = agent.shutdown.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            if let Err(e) = n.stopping() {
+                tracing::warn!("{e}");
+            }
+        });
+    }
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
+            if let Some(n) = &notifier {
+                let _ = n.reloading();
+            }
             let a = agent.clone();
             let res = tokio::task::spawn_blocking(move || a.reload()).await;
-            match res {
-                Ok(Ok(())) => tracing::info!("SIGHUP: configuration reloaded"),
+            let status = match res {
+                Ok(Ok(())) => {
+                    tracing::info!("SIGHUP: configuration reloaded");
+                    "configuration reloaded".to_string()
+                }
                 Ok(Err(e)) => {
                     tracing::error!(
                         "SIGHUP: configuration not reloaded, keeping the running one: {e}"
-                    )
+                    );
+                    "reload failed, running the previous configuration".to_string()
                 }
-                Err(e) => tracing::error!("SIGHUP: reload failed: {e}"),
+                Err(e) => {
+                    tracing::error!("SIGHUP: reload failed: {e}");
+                    "reload failed".to_string()
+                }
+            };
+            if let Some(n) = &notifier {
+                let _ = n.ready(&status);
             }
         }
     });
@@ -421,7 +480,25 @@ fn run(args: Args) -> Result<()> {
     if cfg.settings.daemon {
         daemonize()?;
     }
-    init_logging(&cfg.settings)?;
+    // File capabilities (`setcap cap_net_raw,cap_net_admin=ip`) are only permitted until
+    // raised; no thread exists yet, so every later thread inherits them.
+    let caps = caps::raise_permitted(&[caps::CAP_NET_RAW, caps::CAP_NET_ADMIN]);
+    init_logging(&cfg.settings, args.log_format)?;
+    match caps {
+        Ok(c) => tracing::debug!(
+            "capabilities: CAP_NET_RAW {}, CAP_NET_ADMIN {}",
+            c.has_effective(caps::CAP_NET_RAW),
+            c.has_effective(caps::CAP_NET_ADMIN)
+        ),
+        Err(e) => tracing::warn!("cannot raise capabilities: {e}"),
+    }
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n.map(Arc::new),
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+    };
     let agent = Arc::new(Agent::start(cfg, extra).map_err(|e| anyhow!("{e}"))?);
     let otlp_cfg = match otlp_push::resolve(&agent) {
         Ok(c) => c,
@@ -435,9 +512,9 @@ fn run(args: Args) -> Result<()> {
         .enable_all()
         .build()?;
     let result = rt.block_on(async {
-        spawn_signal_handlers(agent.clone())?;
+        spawn_signal_handlers(agent.clone(), notifier.clone())?;
         let push = OtlpPush::start(&agent, otlp_cfg)?;
-        let served = serve(agent.clone()).await;
+        let served = serve(agent.clone(), notifier).await;
         // Upstream first: receivers stop, the last readings are pushed, then the workers.
         let a = agent.clone();
         let _ = tokio::task::spawn_blocking(move || a.stop_inputs()).await;
@@ -455,14 +532,84 @@ fn run(args: Args) -> Result<()> {
     result
 }
 
-/// The agent's options given after a command name (`pktvisord validate …`).
-fn command_args(name: &str) -> Result<Args, clap::Error> {
-    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    argv.remove(1);
-    if let Some(first) = argv.first_mut() {
-        *first = format!("pktvisord {name}").into();
-    }
-    Args::try_parse_from(argv)
+// ---- subcommands ---------------------------------------------------------------------
+//
+// IFACE is a positional argument, so subcommands are clap subcommands of the same
+// command: a first word naming one runs it, any other word is IFACE (`pktvisord eth0`).
+
+/// A subcommand: its clap definition (the name comes from it) and what runs it.
+struct Subcommand {
+    command: fn() -> clap::Command,
+    run: fn(&clap::ArgMatches) -> Result<ExitCode>,
+}
+
+/// Every subcommand of pktvisord. Adding one is one line here, plus its arguments and
+/// function.
+const SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand {
+        command: ValidateArgs::command,
+        run: validate_command,
+    },
+    Subcommand {
+        command: PrintConfigArgs::command,
+        run: print_config_command,
+    },
+    Subcommand {
+        command: CompletionsArgs::command,
+        run: completions,
+    },
+    Subcommand {
+        command: ManArgs::command,
+        run: man,
+    },
+];
+
+/// The whole command line: the agent's arguments and every subcommand.
+fn cli() -> clap::Command {
+    SUBCOMMANDS
+        .iter()
+        .fold(Args::command(), |c, s| c.subcommand((s.command)()))
+        .args_conflicts_with_subcommands(true)
+        .disable_help_subcommand(true)
+}
+
+/// Print a shell completion script for pktvisord.
+#[derive(Parser, Debug)]
+#[command(
+    name = "completions",
+    about = "Print a shell completion script (bash, zsh, fish, elvish, powershell)",
+    after_help = "Examples:\n  pktvisord completions bash > /etc/bash_completion.d/pktvisord\n  pktvisord completions zsh > \"${fpath[1]}/_pktvisord\"\n  pktvisord completions fish > ~/.config/fish/completions/pktvisord.fish"
+)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+fn completions(m: &clap::ArgMatches) -> Result<ExitCode> {
+    let a = CompletionsArgs::from_arg_matches(m)?;
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(a.shell, &mut cli(), "pktvisord", &mut out);
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write the man pages (roff) of pktvisord and its subcommands (scripts/gen-man.sh).
+#[derive(Parser, Debug)]
+#[command(name = "man", hide = true, about = "Write the man pages of pktvisord")]
+struct ManArgs {
+    /// Output directory (pktvisord.1, pktvisord-<subcommand>.1).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+}
+
+fn man(m: &clap::ArgMatches) -> Result<ExitCode> {
+    let a = ManArgs::from_arg_matches(m)?;
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("{}", a.dir.display()))?;
+    let cmd = cli().version(env!("CARGO_PKG_VERSION"));
+    clap_mangen::generate_to(cmd, &a.dir)
+        .with_context(|| format!("writing man pages to {}", a.dir.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The IFACE default policy of `args`, if IFACE was given.
@@ -475,12 +622,32 @@ fn iface_document(
         .map(|iface| default_document(iface, args.bpf.as_deref(), args.host_spec.as_deref(), s))
 }
 
+/// Check the configuration without starting anything.
+#[derive(Parser, Debug)]
+#[command(
+    name = "validate",
+    about = "Check the configuration (files of either style, environment, flags, IFACE) and report every problem; nothing is opened, bound or started",
+    after_help = "Exit 0 when the configuration would start, 1 with every problem on stderr.\n\nExample:\n  pktvisord validate --config /etc/pktvisor/pktvisord.yaml --config site.yaml"
+)]
+struct ValidateArgs {
+    #[command(flatten)]
+    agent: Args,
+}
+
+/// Print the effective configuration.
+#[derive(Parser, Debug)]
+#[command(
+    name = "print-config",
+    about = "Print the effective configuration (every layer applied, secrets redacted)"
+)]
+struct PrintConfigArgs {
+    #[command(flatten)]
+    agent: Args,
+}
+
 /// `pktvisord validate`: every problem on stderr and exit 1, or a summary and exit 0.
-fn validate_command() -> ExitCode {
-    let args = match command_args("validate") {
-        Ok(a) => a,
-        Err(e) => e.exit(),
-    };
+fn validate_command(m: &clap::ArgMatches) -> Result<ExitCode> {
+    let args = ValidateArgs::from_arg_matches(m)?.agent;
     let result = pktvisor::agent::check::validate(
         &args.config,
         &args.flags().0,
@@ -493,29 +660,26 @@ fn validate_command() -> ExitCode {
                 "configuration is valid: {} taps, {} policies, {} input streams",
                 s.taps, s.policies, s.streams
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
             for e in &errors {
                 eprintln!("{e}");
             }
             eprintln!("{} problem(s) found; nothing was started", errors.len());
-            ExitCode::from(1)
+            Ok(ExitCode::from(1))
         }
     }
 }
 
 /// `pktvisord print-config`: the effective configuration as YAML.
-fn print_config_command() -> ExitCode {
-    let args = match command_args("print-config") {
-        Ok(a) => a,
-        Err(e) => e.exit(),
-    };
+fn print_config_command(m: &clap::ArgMatches) -> Result<ExitCode> {
+    let args = PrintConfigArgs::from_arg_matches(m)?.agent;
     let cfg = match config::load(&args.config, &args.flags().0) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
     };
     let mut defs = cfg.definitions.clone();
@@ -526,29 +690,36 @@ fn print_config_command() -> ExitCode {
     match pktvisor::agent::check::effective_config(&cfg.settings, &defs, &cfg.loaded) {
         Ok(text) => {
             print!("{text}");
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(1)
+            Ok(ExitCode::from(1))
         }
     }
 }
 
 fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        Some("validate") => return validate_command(),
-        Some("print-config") => return print_config_command(),
-        _ => {}
-    }
     if std::env::args().len() <= 1 {
-        use clap::CommandFactory;
-        let _ = Args::command().print_help();
+        let _ = cli().print_help();
         return ExitCode::from(1);
     }
-    let args = Args::parse();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+    let matches = cli().get_matches();
+    let result = match matches.subcommand() {
+        Some((name, sub)) => SUBCOMMANDS
+            .iter()
+            .find(|s| (s.command)().get_name() == name)
+            .map_or_else(
+                || Err(anyhow!("unknown subcommand {name}")),
+                |s| (s.run)(sub),
+            ),
+        None => Args::from_arg_matches(&matches)
+            .map_err(anyhow::Error::from)
+            .and_then(run)
+            .map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("{e:#}");
             ExitCode::from(1)

@@ -14,7 +14,7 @@ use crate::common::own_fixture;
 use crate::otlp_receiver::{Receiver, count_points, int_points, metrics};
 
 /// rotel's agent binary (inside the Python package).
-fn rotel_agent() -> Option<PathBuf> {
+pub fn rotel_agent() -> Option<PathBuf> {
     let out = Command::new("python3")
         .args([
             "-c",

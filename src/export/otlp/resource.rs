@@ -5,8 +5,8 @@
 //!    `host.name` (the kernel host name), `service.instance.id` (the pod name in
 //!    Kubernetes, else the host name — stable across restarts so Prometheus series survive);
 //! 2. Kubernetes downward-API variables: `K8S_NODE_NAME` → `k8s.node.name`,
-//!    `K8S_POD_NAME` → `k8s.pod.name`, `K8S_NAMESPACE` (or `POD_NAMESPACE`) →
-//!    `k8s.namespace.name`, `K8S_POD_UID` → `k8s.pod.uid`;
+//!    `K8S_POD_NAME` → `k8s.pod.name`, `K8S_NAMESPACE_NAME` (or `K8S_NAMESPACE`,
+//!    `POD_NAMESPACE`) → `k8s.namespace.name`, `K8S_POD_UID` → `k8s.pod.uid`;
 //! 3. `visor.config.otlp.resource_attributes` (YAML map);
 //! 4. `OTEL_RESOURCE_ATTRIBUTES` (`k=v,k2=v2`, values percent-decoded);
 //! 5. `OTEL_SERVICE_NAME` (wins for `service.name`).
@@ -22,6 +22,7 @@ pub const K8S_ENV: &[(&str, &str)] = &[
     ("K8S_POD_NAME", "k8s.pod.name"),
     ("K8S_NAMESPACE", "k8s.namespace.name"),
     ("POD_NAMESPACE", "k8s.namespace.name"),
+    ("K8S_NAMESPACE_NAME", "k8s.namespace.name"),
     ("K8S_POD_UID", "k8s.pod.uid"),
 ];
 
@@ -148,6 +149,8 @@ mod tests {
             match k {
                 "K8S_NODE_NAME" => Some("node-1".into()),
                 "K8S_POD_NAME" => Some("pktvisor-abc".into()),
+                "K8S_NAMESPACE_NAME" => Some("monitoring".into()),
+                "POD_NAMESPACE" => Some("older-name".into()),
                 "OTEL_RESOURCE_ATTRIBUTES" => {
                     Some("deployment.environment=lab,service.name=x, team=net%2Cops,bad".into())
                 }
@@ -158,6 +161,7 @@ mod tests {
         let a = ResourceAttrs::detect(&env, &[("site".into(), "ams".into())]);
         assert_eq!(a.get("service.name"), Some("edge-visor"));
         assert_eq!(a.get("k8s.node.name"), Some("node-1"));
+        assert_eq!(a.get("k8s.namespace.name"), Some("monitoring"));
         assert_eq!(a.get("service.instance.id"), Some("pktvisor-abc"));
         assert_eq!(a.get("team"), Some("net,ops"));
         assert_eq!(a.get("site"), Some("ams"));
