@@ -13,6 +13,11 @@ Generates the capture with ../shared/bench/gen_dns_pcap.py (default -n 600000, a
 1.6 M packets) unless it exists, builds the release reader, then alternates the commands
 RUNS times and prints packets/s, wall time and peak RSS of each and the ratio of medians.
 
+  --baseline workers (issue 14): the default analysis with --workers 1 and --workers 2
+      against `tcpdump -r FILE -w /dev/null`. Targets on a 2-core machine: --workers 2 at
+      least 1.6x faster than --workers 1 and within 1.6x of tcpdump's wall time; peak RSS
+      < 160 MiB.
+
   --compare OTHER_READER: also run another pktvisor-reader binary (an earlier build) with the
       same arguments in the same alternation, and print the ratio of the two readers' wall
       times (this build / the other), so a change's cost is measured against the same
@@ -78,7 +83,7 @@ def main():
     if not os.path.exists("/usr/bin/time"):
         sys.exit("GNU time is needed: apt-get install time")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--baseline", choices=["tcpdump", "dnscap"], default="tcpdump")
+    ap.add_argument("--baseline", choices=["tcpdump", "dnscap", "workers"], default="tcpdump")
     ap.add_argument("--transactions", type=int, default=600000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", default="/tmp/pktvisor-bench")
@@ -99,6 +104,8 @@ def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "pktvisor-reader"], cwd=ROOT, check=True)
     reader = os.path.join(target, "release", "pktvisor-reader")
+    if a.baseline == "workers":
+        return workers(a, cap, packets, reader)
     if a.baseline == "tcpdump":
         cmds = {
             "tcpdump": ["tcpdump", "-r", cap, "-w", "/dev/null"],
@@ -141,6 +148,38 @@ def main():
         print(f"  ratio other-reader/{baseline} wall time: {other:.2f}; "
               f"this reader / other reader: {med['pktvisor-reader'][0] / med['other-reader'][0]:.3f}")
     ok = (ratio < max_ratio if max_ratio == 1.0 else ratio <= max_ratio) and rss_mib < max_rss
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+def workers(a, cap, packets, reader):
+    """--workers 1 vs --workers 2 vs tcpdump, alternated, on the default analysis."""
+    base = [reader, "--periods", "1", "-H", HOST_SPEC]
+    cmds = {
+        "tcpdump": ["tcpdump", "-r", cap, "-w", "/dev/null"],
+        "reader --workers 1": base + ["--workers", "1", cap],
+        "reader --workers 2": base + ["--workers", "2", cap],
+    }
+    measure(cmds["tcpdump"])
+    res = {k: [] for k in cmds}
+    for _ in range(a.runs):
+        for k, c in cmds.items():
+            res[k].append(measure(c))
+    size = os.path.getsize(cap)
+    print(f"capture: {cap} ({packets} packets, {size / 2**20:.0f} MiB), {a.runs} runs each, medians:")
+    med = {}
+    for k, runs in res.items():
+        wall = statistics.median(w for w, _ in runs)
+        rss = max(r for _, r in runs)
+        med[k] = (wall, rss)
+        print(f"  {k:20} {wall:7.3f} s  {packets / wall / 1e6:6.2f} M packets/s  peak RSS {rss / 1024:6.1f} MiB")
+    speedup = med["reader --workers 1"][0] / med["reader --workers 2"][0]
+    vs_tcpdump = med["reader --workers 2"][0] / med["tcpdump"][0]
+    rss_mib = max(med["reader --workers 1"][1], med["reader --workers 2"][1]) / 1024
+    print(f"  --workers 2 speed-up over --workers 1: {speedup:.2f}x (target >= 1.60)")
+    print(f"  --workers 2 / tcpdump wall time: {vs_tcpdump:.2f} (target <= 1.60)")
+    print(f"  reader peak RSS {rss_mib:.1f} MiB (target < 160)")
+    ok = speedup >= 1.6 and vs_tcpdump <= 1.6 and rss_mib < 160
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
 

@@ -343,6 +343,14 @@ impl<B: BucketMetrics> Window<B> {
     /// Adds the window of another worker of the same stream (the same buckets, filled by
     /// other events), bucket by bucket, rates second by second (`rate::merge_shards`).
     pub fn merge_shard(&mut self, other: &Window<B>) {
+        // A worker that saw nothing of the stream has nothing to add (not even a start).
+        if !other.started {
+            return;
+        }
+        if !self.started {
+            *self = other.clone();
+            return;
+        }
         crate::sketch::rate::merge_shards(|| {
             for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets.iter()) {
                 mine.start = mine.start.min(theirs.start);

@@ -20,13 +20,34 @@ pub fn shard_of(linktype: u16, data: &[u8], shards: usize) -> usize {
     ((u128::from(h) * shards as u128) >> 64) as usize
 }
 
-/// The symmetric address hash of a frame (0 when it carries no IP header).
+/// The symmetric address hash of a frame (0 when it carries no IP header, or when it is
+/// DHCP: a DHCP exchange goes from 0.0.0.0 to broadcast and back from the server, so its
+/// messages share no address pair, and all of it goes to worker 0).
 pub fn flow_hash(linktype: u16, data: &[u8]) -> u64 {
-    let (a, b): (&[u8], &[u8]) = match link_layer(linktype, data) {
-        Ok((Network::V4(ip), _)) if ip.len() >= 20 => (&ip[12..16], &ip[16..20]),
-        Ok((Network::V6(ip), _)) if ip.len() >= 40 => (&ip[8..24], &ip[24..40]),
+    let (a, b, proto, l4): (&[u8], &[u8], u8, &[u8]) = match link_layer(linktype, data) {
+        Ok((Network::V4(ip), _)) if ip.len() >= 20 => {
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            (
+                &ip[12..16],
+                &ip[16..20],
+                ip[9],
+                ip.get(ihl..).unwrap_or(&[]),
+            )
+        }
+        Ok((Network::V6(ip), _)) if ip.len() >= 40 => {
+            (&ip[8..24], &ip[24..40], ip[6], ip.get(40..).unwrap_or(&[]))
+        }
         _ => return 0,
     };
+    if proto == 17 && l4.len() >= 4 {
+        let port = |i: usize| u16::from_be_bytes([l4[i], l4[i + 1]]);
+        if [port(0), port(2)]
+            .iter()
+            .any(|p| matches!(p, 67 | 68 | 546 | 547))
+        {
+            return 0;
+        }
+    }
     pair_hash(a, b)
 }
 
@@ -78,6 +99,13 @@ mod tests {
             assert_eq!(shard_of(e, &q, n), shard_of(e, &r, n));
         }
         assert_eq!(flow_hash(e, &[0u8; 10]), 0, "not IP");
+        let discover = frame([0, 0, 0, 0], [255, 255, 255, 255], 68, 67, false);
+        let offer = frame([192, 0, 2, 1], [192, 0, 2, 77], 67, 68, false);
+        assert_eq!(
+            (flow_hash(e, &discover), flow_hash(e, &offer)),
+            (0, 0),
+            "DHCP"
+        );
     }
 
     #[test]

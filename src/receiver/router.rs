@@ -78,22 +78,42 @@ impl Router {
         self.shards
     }
 
-    /// Moves the recording's clock to `ts`: true when the windows turn over there (every
-    /// worker must get a `Clock(ts)` before the packet).
-    fn clock(&mut self, ts: Timespec) -> bool {
+    /// Moves the recording's clock to `ts`: what every worker must get before the unit of
+    /// time `ts` is routed (its start, or the windows turning over).
+    fn clock(&mut self, ts: Timespec) -> Option<Delivery> {
         if !self.recorded {
-            return false;
+            return None;
         }
         match self.next_shift {
             None => {
                 self.next_shift = Some(ts.sec.saturating_add(PERIOD_SECS));
-                false
+                Some(Delivery::Start(ts))
             }
             Some(next) if ts.sec >= next => {
                 self.next_shift = Some(ts.sec.saturating_add(PERIOD_SECS));
-                true
+                Some(Delivery::Clock(ts))
             }
-            Some(_) => false,
+            Some(_) => None,
+        }
+    }
+
+    /// Sends what `clock` asked for to every worker, after the parts routed so far.
+    fn tell_all<T>(
+        d: Delivery,
+        parts: &mut [T],
+        out: &Outputs<'_>,
+        units: &mut dyn FnMut(u64),
+        len: impl Fn(&T) -> usize,
+        fresh: impl Fn() -> T,
+        wrap: impl Fn(T) -> Delivery,
+    ) -> bool {
+        if !Self::flush(parts, out, units, len, fresh, wrap) {
+            return false;
+        }
+        match d {
+            Delivery::Start(ts) => out.all(|| Delivery::Start(ts)),
+            Delivery::Clock(ts) => out.all(|| Delivery::Clock(ts)),
+            _ => true,
         }
     }
 
@@ -114,7 +134,9 @@ impl Router {
                     .all(|i| out.send(i, Delivery::Stats(if i == 0 { s } else { quiet })))
             }
             Delivery::Start(ts) => {
-                self.clock(ts);
+                if self.recorded && self.next_shift.is_none() {
+                    self.next_shift = Some(ts.sec.saturating_add(PERIOD_SECS));
+                }
                 out.all(|| Delivery::Start(ts))
             }
             Delivery::Ended(last) => out.all(|| Delivery::Ended(last)),
@@ -149,11 +171,18 @@ impl Router {
         let fresh = || out.recycle.try_recv().unwrap_or_default();
         let mut parts: Vec<Batch> = (0..self.shards).map(|_| fresh()).collect();
         for (f, data) in batch.iter() {
-            if self.clock(f.ts) {
-                let sent = Self::flush(&mut parts, out, units, Batch::len, fresh, Delivery::Frames);
-                if !sent || !out.all(|| Delivery::Clock(f.ts)) {
-                    return false;
-                }
+            if let Some(d) = self.clock(f.ts)
+                && !Self::tell_all(
+                    d,
+                    &mut parts,
+                    out,
+                    units,
+                    Batch::len,
+                    fresh,
+                    Delivery::Frames,
+                )
+            {
+                return false;
             }
             let i = shard_of(f.linktype, data, self.shards);
             parts[i].push(f.ts, f.linktype, data, f.origlen);
@@ -189,12 +218,18 @@ impl Router {
             };
             if let Some(ts) = ts {
                 self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
-                if self.clock(ts) {
-                    let sent =
-                        Self::flush(&mut parts, out, units, Vec::len, Vec::new, Delivery::Dnstap);
-                    if !sent || !out.all(|| Delivery::Clock(ts)) {
-                        return false;
-                    }
+                if let Some(d) = self.clock(ts)
+                    && !Self::tell_all(
+                        d,
+                        &mut parts,
+                        out,
+                        units,
+                        Vec::len,
+                        Vec::new,
+                        Delivery::Dnstap,
+                    )
+                {
+                    return false;
                 }
             }
             parts[shard].push(f);
@@ -211,18 +246,18 @@ impl Router {
         let mut parts: Vec<DatagramBatch> =
             (0..self.shards).map(|_| DatagramBatch::default()).collect();
         for d in batch.iter() {
-            if self.clock(d.ts) {
-                let sent = Self::flush(
+            if let Some(c) = self.clock(d.ts)
+                && !Self::tell_all(
+                    c,
                     &mut parts,
                     out,
                     units,
                     DatagramBatch::len,
                     DatagramBatch::default,
                     Delivery::Flow,
-                );
-                if !sent || !out.all(|| Delivery::Clock(d.ts)) {
-                    return false;
-                }
+                )
+            {
+                return false;
             }
             let h = pair_hash(&ip_bytes(&d.from.ip()), &[]);
             let shard = ((u128::from(h) * self.shards as u128) >> 64) as usize;

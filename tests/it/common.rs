@@ -113,6 +113,8 @@ pub struct RunReport {
     pub first_ts: Option<Timespec>,
     /// Last timestamp.
     pub last_ts: Option<Timespec>,
+    /// TCP connections the reassembly table's bound evicted.
+    pub tcp_evicted: u64,
 }
 
 /// Builds and runs a plan over its recording with the stream runner both binaries use;
@@ -138,6 +140,7 @@ pub fn run_plan_with(
         packets: f.stats.delivered,
         first_ts: f.stats.first_ts,
         last_ts: f.stats.last_ts,
+        tcp_evicted: f.tcp_table.evicted,
     };
     let p = f.pipelines.into_iter().next().ok_or("no pipeline")?;
     Ok((p, report))
@@ -199,14 +202,8 @@ impl pktvisor::processor::snapshot::ShardWindow for NoWindow {
     }
 }
 
-/// Runs a capture of flow exports (`flow_type`) through a flow handler with `cfg` using the
-/// stream runner; returns the finished run and the number of flow events delivered.
-pub fn run_flow_capture(
-    file: &Path,
-    flow_type: &str,
-    cfg: &ConfigMap,
-    ctx: &ProcessorContext,
-) -> Result<(pktvisor::service::stream::Finished, u64), String> {
+/// A one-policy plan reading a capture of flow exports (`flow_type`) with a flow handler.
+pub fn flow_plan(file: &Path, flow_type: &str, cfg: &ConfigMap) -> PolicyPlan {
     let mut pl = plan(
         file,
         &ConfigMap::new(),
@@ -217,6 +214,18 @@ pub fn run_flow_capture(
     pl.input
         .config
         .set("flow_type", ConfigValue::Str(flow_type.to_string()));
+    pl
+}
+
+/// Runs a capture of flow exports (`flow_type`) through a flow handler with `cfg` using the
+/// stream runner; returns the finished run and the number of flow events delivered.
+pub fn run_flow_capture(
+    file: &Path,
+    flow_type: &str,
+    cfg: &ConfigMap,
+    ctx: &ProcessorContext,
+) -> Result<(pktvisor::service::stream::Finished, u64), String> {
+    let pl = flow_plan(file, flow_type, cfg);
     let r = ResolvedPlan::from_plan(pl)?;
     let counter = FlowEventCounter::default();
     let events = counter.0.clone();

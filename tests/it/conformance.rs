@@ -24,8 +24,8 @@ use pktvisor::time::Timespec;
 use serde_json::Value;
 
 use crate::common::{
-    config_from_json, context, handler_json, plan, run_flow_capture, run_plan, shared_conformance,
-    shared_fixtures, shared_spec,
+    config_from_json, context, flow_plan, handler_json, plan, run_flow_capture, run_plan,
+    shared_conformance, shared_fixtures, shared_spec,
 };
 
 fn given() -> Option<&'static Vec<Value>> {
@@ -291,6 +291,7 @@ fn run_handler_case(id: &str) {
     let file = fixture(c["fixture"].as_str().expect("fixture"));
     let p = plan(&file, &input_config(c), &[("h", handler, ver, cfg)], false);
     let (pipeline, _) = run_plan(&p, &ctx).expect("run");
+    crate::workers::same_for_any_worker_count(id, &p, &ctx);
     let merged = expects.iter().any(|e| {
         e["path"]
             .as_str()
@@ -764,6 +765,7 @@ fn run_chain_case(id: &str) {
     let file = fixture(c["fixture"].as_str().expect("fixture"));
     let p = plan(&file, &input_config(c), &refs, linear && chain.len() > 1);
     let (pipeline, _) = run_plan(&p, &case_context(c)).expect("run");
+    crate::workers::same_for_any_worker_count(id, &p, &case_context(c));
     for e in c["expect"].as_array().expect("expects") {
         let instance = e["instance"].as_str().expect("instance");
         let index = handlers
@@ -933,6 +935,7 @@ fn run_flow_case(id: &str) {
     let file = fixture(c["fixture"].as_str().expect("fixture"));
     let flow_type = c["input"]["flow_type"].as_str().unwrap_or("sflow");
     let (f, events) = run_flow_capture(&file, flow_type, &cfg, &ctx).expect("flow capture runs");
+    crate::workers::same_for_any_worker_count(id, &flow_plan(&file, flow_type, &cfg), &ctx);
     let snap = f.pipelines[0].handlers[0]
         .processor
         .snapshot(Select::Bucket(0), Timespec::now())

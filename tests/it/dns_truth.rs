@@ -1,7 +1,8 @@
 //! DNS counters against the traffic generator's own ground truth: a capture made by
 //! `../shared/bench/gen_dns_pcap.py` (UDP and TCP, IPv4 and IPv6, NXDOMAIN, SERVFAIL,
 //! REFUSED, truncation with TCP retry, unanswered and malformed queries) comes with
-//! `<file>.truth.json`, exact counts computed while the packets were written.
+//! `<file>.truth.json`, exact counts computed while the packets were written. The reader
+//! gives the same documents with one, two and three workers.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -69,18 +70,29 @@ fn dns_counters_match_the_generators_truth() {
     };
     let cfg = cap.with_extension("yaml");
     std::fs::write(&cfg, POLICY.replace("HOSTS", HOST_SPEC)).expect("write config");
-    let out = Command::new(env!("CARGO_BIN_EXE_pktvisor-reader"))
-        .args(["--periods", "1", "--config"])
-        .arg(&cfg)
-        .arg(&cap)
-        .output()
-        .expect("reader runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let read = |workers: &str| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_pktvisor-reader"))
+            .args(["--periods", "1", "--workers", workers, "--config"])
+            .arg(&cfg)
+            .arg(&cap)
+            .output()
+            .expect("reader runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let doc = read("1");
+    // The same truth with any number of workers (three catches odd splits).
+    for workers in ["2", "3"] {
+        let bound =
+            crate::workers::top_error(n(&doc["dns"]["dns-gen-v1"]["dns"]["wire_packets"]["total"]));
+        if let Err(e) = crate::workers::same_document("", &doc, &read(workers), None, bound) {
+            panic!("--workers {workers} differs from --workers 1: {e}");
+        }
+    }
     let v1 = &doc["dns"]["dns-gen-v1"]["dns"];
     let w = &v1["wire_packets"];
     let t = |k: &str| n(&truth[k]);

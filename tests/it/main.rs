@@ -39,3 +39,4 @@ mod otlp_selftel;
 mod processors;
 mod reader;
 mod reader_config;
+mod workers;
