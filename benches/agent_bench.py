@@ -15,7 +15,12 @@ kernel drops (pcap os_drops), the REST and /metrics latency quantiles during the
 and the agent's peak RSS. Targets: the agent loses no more than tcpdump, counts every
 packet it receives, and REST and /metrics answer under 50 ms at the 99th percentile.
 
-  sudo benches/agent_bench.py [--transactions N] [--dir DIR] [--with-otlp ENDPOINT]
+With --af-packet (issue 14), the agent captures with AF_PACKET rings instead, once with
+--workers 1 and once with --workers 2 (one ring per worker in a fanout group), and each
+count is compared with what pktvisor-reader counts on the same capture. Targets: the
+fanned-out agent loses nothing and counts exactly what the reader counts.
+
+  sudo benches/agent_bench.py [--transactions N] [--dir DIR] [--otlp] [--af-packet]
 """
 import argparse
 import json
@@ -85,13 +90,27 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def agent_run(cap, binary, port, otlp, loops=1):
+AF_PACKET_POLICY = """version: "1.0"
+visor:
+  taps:
+    default: {input_type: pcap, config: {iface: veth1, pcap_source: af_packet}}
+  policies:
+    default:
+      kind: collection
+      input: {tap: default, input_type: pcap}
+      handlers:
+        window_config: {num_periods: 5}
+        modules: {net: {type: net}, dhcp: {type: dhcp}, dns: {type: dns}, pcap_stats: {type: pcap}}
+"""
+
+
+def agent_run(cap, binary, port, otlp, loops=1, args=("veth1",)):
     env = dict(os.environ)
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     if otlp:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
         env["OTEL_METRIC_EXPORT_INTERVAL"] = "10000"
-    p = subprocess.Popen(["ip", "netns", "exec", NS, binary, "veth1", "-l", "127.0.0.1", "-p", str(port)],
+    p = subprocess.Popen(["ip", "netns", "exec", NS, binary, *args, "-l", "127.0.0.1", "-p", str(port)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     for _ in range(100):
         if '"ready":true' in get(port, "/readyz"):
@@ -175,6 +194,33 @@ def otlp_compare(cap, binary, port, loops):
         rotel.wait(timeout=10)
 
 
+def reader_total(cap):
+    """What pktvisor-reader counts on the capture (net's packet total)."""
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    sh("cargo", "build", "--release", "--quiet", "--bin", "pktvisor-reader", cwd=ROOT)
+    out = subprocess.run([os.path.join(target, "release", "pktvisor-reader"), "--periods", "1", cap],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["1m"]["packets"]["total"]
+
+
+def af_packet_compare(cap, binary, port, a):
+    """AF_PACKET with one ring, then a fanout of two rings: loss and counts vs the reader."""
+    cfg = os.path.join(a.dir, "af_packet.yaml")
+    with open(cfg, "w") as f:
+        f.write(AF_PACKET_POLICY)
+    want = reader_total(cap)
+    ok = True
+    for workers in (1, 2):
+        sent, secs, counted, drops, lat, hwm, rc, stop, cpu = agent_run(
+            cap, binary, port, None, 1, ("--config", cfg, "--workers", str(workers)))
+        print(f"  AF_PACKET --workers {workers}: sent {sent} in {secs:.2f} s ({sent / secs / 1e3:.0f} k packets/s), "
+              f"counted {counted} (reader: {want}), kernel drops {drops}, lost {sent - counted}, "
+              f"agent CPU {cpu:.2f} s, peak RSS {hwm / 1024:.1f} MiB")
+        if workers == 2:
+            ok &= counted == sent == want and rc == 0
+    return ok
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
@@ -186,6 +232,8 @@ def main():
                     help="issue 5: also run with an OTLP push every 10 s into rotel (blackhole exporter) "
                          "and compare the agent's CPU per packet with the push off")
     ap.add_argument("--loops", type=int, default=5, help="replays per OTLP comparison run")
+    ap.add_argument("--af-packet", action="store_true",
+                    help="issue 14: AF_PACKET capture with 1 and 2 workers (fanout) against the reader's count")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     cap = os.path.join(a.dir, f"dns_{a.transactions}.pcap")
@@ -210,6 +258,8 @@ def main():
         ok = (sent2 - counted) <= (sent - captured) and counted + drops >= sent2 and lat["p99"] < 50 and rc == 0
         if a.otlp:
             ok &= otlp_compare(cap, binary, a.port, a.loops)
+        if a.af_packet:
+            ok &= af_packet_compare(cap, binary, a.port, a)
         print("targets met" if ok else "TARGETS MISSED")
         return 0 if ok else 1
     finally:
