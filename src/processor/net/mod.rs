@@ -1,7 +1,10 @@
 //! The net processors (v1 `packets`, v2 `net`) and what they share besides their engine:
 //! the geo/ASN filters, packets seen in TCP messages and dnstap messages, geo top lists.
-//! What the two-version families share (`family`: versions, typed configs, kinds) and the
-//! v2 per-direction bucket (`directions`) serve the dns processors too.
+//!
+//! Both versions are one engine (`engine`) over a metric layout (`v1`: one bucket with
+//! in/out rates; `v2`: per direction); `schema` holds both versions' groups and metric
+//! names. What the two-version families share (`family`: versions, typed configs, kinds)
+//! and the v2 per-direction bucket (`directions`) serve the dns processors too.
 //!
 //! Filters look at the *remote* address of a packet (the source of an ingress packet, the
 //! destination of an egress one) and keep it when its location / ASN string begins with one
