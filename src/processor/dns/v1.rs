@@ -220,7 +220,6 @@ impl Layout for V1 {
         true
     }
 
-    #[inline]
     fn filtered(b: &mut DnsV1Bucket) -> &mut u64 {
         &mut b.filtered
     }

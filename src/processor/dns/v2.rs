@@ -189,7 +189,6 @@ impl Layout for V2 {
     const VERSION: Version<Record> = VERSION;
     const FILTER: Filter = |f, pkt| f.by_role(pkt);
 
-    #[inline]
     fn filtered(b: &mut DnsV2Bucket) -> &mut u64 {
         &mut b.filtered
     }

@@ -122,28 +122,31 @@ impl<M: DirectionEmit> Emit for PerDirection<M> {
 mod tests {
     use super::*;
 
+    /// Packets counted in one direction.
     #[derive(Clone, Debug, Default)]
-    struct Count(u64);
+    struct Packets {
+        n: u64,
+    }
 
-    impl BucketMetrics for Count {
+    impl BucketMetrics for Packets {
         fn merge(&mut self, o: &Self) {
-            self.0 += o.0;
+            self.n += o.n;
         }
     }
 
     #[test]
     fn directions_exist_once_used_and_merge_with_the_filtered_count() {
-        let mut a: PerDirection<Count> = PerDirection::default();
-        a.get_mut(index(Direction::FromHost)).0 += 2;
+        let mut a: PerDirection<Packets> = PerDirection::default();
+        a.get_mut(index(Direction::FromHost)).n += 2;
         a.filtered = 1;
-        let mut b: PerDirection<Count> = PerDirection::default();
-        b.get_mut(UNKNOWN).0 += 5;
-        b.get_mut(OUT).0 += 1;
+        let mut b: PerDirection<Packets> = PerDirection::default();
+        b.get_mut(UNKNOWN).n += 5;
+        b.get_mut(OUT).n += 1;
         b.filtered = 3;
         a.merge(&b);
         assert!(a.get(IN).is_none(), "no packet in, no direction object");
-        assert_eq!(a.get(OUT).map(|c| c.0), Some(3));
-        assert_eq!(a.get(UNKNOWN).map(|c| c.0), Some(5));
+        assert_eq!(a.get(OUT).map(|c| c.n), Some(3));
+        assert_eq!(a.get(UNKNOWN).map(|c| c.n), Some(5));
         assert_eq!(a.filtered, 4);
     }
 }

@@ -148,12 +148,10 @@ impl Layout for V1 {
     type Side = NetV1Bucket;
     const VERSION: Version<Record> = VERSION;
 
-    #[inline]
     fn side(b: &mut NetV1Bucket, _d: Direction) -> &mut NetV1Bucket {
         b
     }
 
-    #[inline]
     fn filtered(b: &mut NetV1Bucket) -> &mut u64 {
         &mut b.filtered
     }

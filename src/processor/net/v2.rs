@@ -99,12 +99,10 @@ impl Layout for V2 {
     type Side = DirectionMetrics;
     const VERSION: Version<Record> = VERSION;
 
-    #[inline]
     fn side(b: &mut NetV2Bucket, d: Direction) -> &mut DirectionMetrics {
         b.get_mut(directions::index(d))
     }
 
-    #[inline]
     fn filtered(b: &mut NetV2Bucket) -> &mut u64 {
         &mut b.filtered
     }
