@@ -255,10 +255,7 @@ impl DnsOptions {
 mod tests {
     use super::*;
 
-    fn cfg(yaml: &str) -> ConfigMap {
-        let y: serde_norway::Value = serde_norway::from_str(yaml).expect("yaml");
-        ConfigMap::from_yaml(y.as_mapping().expect("map")).expect("config")
-    }
+    use crate::processor::net::family::config_map as cfg;
 
     #[test]
     fn parses_filters_with_names_and_numbers() {

@@ -1,6 +1,12 @@
 //! The dns processors (v1 `dns`, v2 `dns` per direction) and what they share: turning UDP
 //! packets and TCP stream bytes into DNS messages with their flow facts, the per-connection
-//! TCP framing state, QNAME aggregation, options and the pending-transaction table.
+//! TCP framing state and the first question decoded once.
+//!
+//! Both versions are one engine (`engine`) over a metric layout (`v1`: per message, one
+//! flat bucket; `v2`: per transaction, per direction). The rest: `config` (options and
+//! their pktvisor error texts), `filter` (the filters, by message side), `metrics` (the
+//! counters and top lists both versions keep), `schema` (groups and metric names of both),
+//! `qname` (QNAME aggregation) and `xact` (the pending-transaction table).
 //!
 //! A UDP packet is DNS when either port is a DNS port (53, 5353, 5355, 53000); DNS over TCP
 //! arrives as reassembled stream bytes, framed by the 2-byte length prefix per direction.
@@ -9,18 +15,31 @@
 //! with the dnstap facts (`DnsPacket::from_dnstap`).
 
 pub mod config;
+pub mod engine;
+pub mod filter;
+pub mod metrics;
 pub mod qname;
+pub mod schema;
 pub mod v1;
 pub mod v2;
 pub mod xact;
+
+/// The dns v1 processor: per-message counters in one flat bucket.
+pub type DnsV1 = engine::Dns<v1::V1>;
+/// The dns v1 handler's configuration.
+pub type DnsV1Config = crate::processor::net::family::Config<DnsV1>;
+/// The dns v2 processor: per-transaction counters per direction.
+pub type DnsV2 = engine::Dns<v2::V2>;
+/// The dns v2 handler's configuration.
+pub type DnsV2Config = crate::processor::net::family::Config<DnsV2>;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::config::hostspec::Direction;
-use crate::decode::tcp_stream::{PortSet, TcpFlow, TcpStreamEvent};
+use crate::decode::tcp_stream::{PortSet, TcpFlow};
 use crate::decode::{L3, L4, PacketInfo};
-use crate::event::{DnsTransport, DnstapEvent, Event, MsgFamily, TcpMessage};
+use crate::event::{DnsTransport, DnstapEvent, MsgFamily};
 use crate::time::Timespec;
 use crate::wire::dns::{DNS_PORTS, DnsMessage, TcpDnsFramer};
 
@@ -356,98 +375,5 @@ impl QuestionCache {
     /// Whether the message has a parsable question (decoding it if needed).
     pub fn has_question(&mut self, msg: &DnsMessage<'_>) -> bool {
         self.qtype(msg).is_some()
-    }
-}
-
-/// What the v1 and v2 processors provide so one function can route events to them.
-pub(crate) trait DnsCore {
-    /// Handles one DNS message; whether it passed the filters (and is forwarded).
-    fn process(&mut self, pkt: &DnsPacket<'_>) -> bool;
-    /// Handles a dnstap message without a usable DNS message; whether it passed.
-    fn process_dnstap_bare(&mut self, ev: &DnstapEvent<'_>) -> bool;
-    /// Applies a time event to the window; `Some(shifted)` for time events, else `None`.
-    fn time(&mut self, ev: &Event<'_>) -> Option<bool>;
-    /// A new bucket started at `now`.
-    fn on_shift(&mut self, now: Timespec);
-    /// Moves the window's clock for a packet that is not DNS.
-    fn observe(&mut self, ts: Timespec);
-    /// The TCP framing state.
-    fn sessions(&mut self) -> &mut TcpSessions;
-}
-
-/// Routes one event to a DNS processor, forwarding what passed to the next in a chain:
-/// UDP packets as themselves, messages framed from TCP streams as `TcpMessage`s.
-pub(crate) fn handle_event<P: DnsCore>(
-    p: &mut P,
-    ev: &Event<'_>,
-    forward: &mut dyn FnMut(&Event<'_>),
-) -> bool {
-    if let Some(shifted) = p.time(ev) {
-        if shifted && let Event::Tick(now) | Event::End(now) | Event::Clock(now) = ev {
-            p.on_shift(*now);
-        }
-        forward(ev);
-        return true;
-    }
-    match ev {
-        Event::Packet(pi) => match DnsPacket::from_udp(pi) {
-            Some(pkt) => {
-                let pass = p.process(&pkt);
-                if pass {
-                    forward(ev);
-                }
-                pass
-            }
-            None => {
-                p.observe(pi.ts);
-                false
-            }
-        },
-        Event::TcpMessage(m) => match DnsPacket::from_tcp(&m.flow, m.ts, m.data) {
-            Some(pkt) => {
-                let pass = p.process(&pkt);
-                if pass {
-                    forward(ev);
-                }
-                pass
-            }
-            None => false,
-        },
-        Event::Tcp(TcpStreamEvent::Data {
-            flow,
-            ts,
-            data,
-            after_gap,
-        }) => {
-            let mut tcp = std::mem::take(p.sessions());
-            tcp.data(flow, data, *after_gap, &mut |msg| {
-                if let Some(pkt) = DnsPacket::from_tcp(flow, *ts, msg)
-                    && p.process(&pkt)
-                {
-                    forward(&Event::TcpMessage(&TcpMessage {
-                        flow: *flow,
-                        ts: *ts,
-                        data: msg,
-                    }));
-                }
-            });
-            *p.sessions() = tcp;
-            false
-        }
-        Event::Dnstap(d) => {
-            let pass = match DnsPacket::from_dnstap(d) {
-                Some(pkt) => p.process(&pkt),
-                None => p.process_dnstap_bare(d),
-            };
-            if pass {
-                forward(ev);
-            }
-            pass
-        }
-        Event::Tcp(TcpStreamEvent::End { flow, .. }) => {
-            p.sessions().end(flow);
-            false
-        }
-        _ => false,
     }
 }

@@ -53,6 +53,13 @@ impl<V> XactTable<V> {
         self.ttl_us
     }
 
+    /// The time from a query at `qts` to its response at `ts`, if within the TTL.
+    #[inline]
+    pub fn elapsed_us(&self, qts: Timespec, ts: Timespec) -> Option<u64> {
+        let us = ts.micros_since(qts);
+        (us <= self.ttl_us).then(|| us.max(0) as u64)
+    }
+
     /// Pending queries.
     pub fn len(&self) -> usize {
         self.map.len()

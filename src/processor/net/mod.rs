@@ -1,4 +1,10 @@
-//! The net processors (v1 `packets`, v2 `net`) and what they share: the geo/ASN filters.
+//! The net processors (v1 `packets`, v2 `net`) and what they share besides their engine:
+//! the geo/ASN filters, packets seen in TCP messages and dnstap messages, geo top lists.
+//!
+//! Both versions are one engine (`engine`) over a metric layout (`v1`: one bucket with
+//! in/out rates; `v2`: per direction); `schema` holds both versions' groups and metric
+//! names. What the two-version families share (`family`: versions, typed configs, kinds)
+//! and the v2 per-direction bucket (`directions`) serve the dns processors too.
 //!
 //! Filters look at the *remote* address of a packet (the source of an ingress packet, the
 //! destination of an egress one) and keep it when its location / ASN string begins with one
@@ -7,8 +13,21 @@
 //! an unknown direction, every IP packet is filtered; non-IP packets always pass.
 //! A dnstap message counts as one packet of its frame's size (`dnstap_packet`).
 
+pub mod directions;
+pub mod engine;
+pub mod family;
+pub mod schema;
 pub mod v1;
 pub mod v2;
+
+/// The net v1 processor (`packets`).
+pub type NetV1 = engine::Net<v1::V1>;
+/// The net v1 handler's configuration.
+pub type NetV1Config = family::Config<NetV1>;
+/// The net v2 processor (`net`, per direction).
+pub type NetV2 = engine::Net<v2::V2>;
+/// The net v2 handler's configuration.
+pub type NetV2Config = family::Config<NetV2>;
 
 use std::net::IpAddr;
 
