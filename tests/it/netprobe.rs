@@ -937,3 +937,127 @@ fn netprobe_policy_created_and_deleted_through_the_admin_api() {
         r.body
     );
 }
+
+/// The OTLP shape of netprobe: sums of probes (failures by `error.type`), the response
+/// time as one exponential histogram in seconds, `target` and `server.address` (and TCP's
+/// `server.port`) on every point; pktvisor's min/max live in the histogram point.
+#[test]
+fn netprobe_otlp_points_are_sums_and_a_histogram_in_seconds() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use pktvisor::config::value::ConfigMap;
+    use pktvisor::event::{Event, ProbeOutcome, ProbeResult, ProbeTest};
+    use pktvisor::export::otlp::encode::{EncodeOptions, SnapshotRef, encode_snapshots};
+    use pktvisor::processor::{ProcessorContext, Select, build};
+    use pktvisor::time::Timespec;
+
+    let mut p = build(
+        "netprobe",
+        "1.0",
+        &ConfigMap::new(),
+        &ProcessorContext::default(),
+    )
+    .expect("netprobe");
+    let t0 = Timespec::new(1_700_000_000, 0);
+    p.handle(&Event::Start(t0));
+    for outcome in [
+        Some(ProbeOutcome::Success { rtt_ns: 20_000_000 }),
+        Some(ProbeOutcome::Success { rtt_ns: 30_000_000 }),
+        Some(ProbeOutcome::Timeout),
+        Some(ProbeOutcome::ConnectFailure),
+        None,
+    ] {
+        let r = ProbeResult {
+            target: "web".into(),
+            host: "www.example.com".into(),
+            port: Some(443),
+            address: Some("192.0.2.7".parse().unwrap()),
+            test: ProbeTest::Tcp,
+            outcome: outcome.unwrap_or(ProbeOutcome::DnsLookupFailure),
+            attempted: outcome.is_some(),
+            sent: t0,
+            ts: t0,
+            timeout_ms: 2000,
+        };
+        p.handle(&Event::Probe(&r));
+    }
+    let snap = p.snapshot(Select::Bucket(0), t0).unwrap();
+    let batch = encode_snapshots(
+        &EncodeOptions::default(),
+        &Resource::default(),
+        &[SnapshotRef {
+            policy: "p",
+            tap: "t",
+            handler: "h",
+            snapshot: snap.as_ref(),
+            start: t0,
+            end: t0,
+        }],
+    );
+    let metrics = &batch.request.resource_metrics[0].scope_metrics[0].metrics;
+    let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "pktvisor.netprobe.attempts",
+            "pktvisor.netprobe.successes",
+            "pktvisor.netprobe.failures",
+            "pktvisor.netprobe.response.duration"
+        ]
+    );
+    let attr = |kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue], k: &str| {
+        kvs.iter()
+            .find(|kv| kv.key == k)
+            .and_then(|kv| match &kv.value {
+                Some(v) => match &v.value {
+                    Some(Any::StringValue(s)) => Some(s.clone()),
+                    _ => None,
+                },
+                None => None,
+            })
+    };
+    for m in metrics {
+        match &m.data {
+            Some(Data::Sum(s)) => {
+                assert!(s.is_monotonic, "{}", m.name);
+                assert_eq!(m.unit, "{probe}");
+                for dp in &s.data_points {
+                    assert_eq!(attr(&dp.attributes, "target").as_deref(), Some("web"));
+                    assert_eq!(
+                        attr(&dp.attributes, "server.address").as_deref(),
+                        Some("www.example.com")
+                    );
+                    assert_eq!(attr(&dp.attributes, "server.port").as_deref(), Some("443"));
+                }
+                if m.name == "pktvisor.netprobe.failures" {
+                    let mut kinds: Vec<String> = s
+                        .data_points
+                        .iter()
+                        .filter_map(|dp| attr(&dp.attributes, "error.type"))
+                        .collect();
+                    kinds.sort();
+                    assert_eq!(kinds, ["connect", "dns_lookup", "timeout"]);
+                }
+            }
+            Some(Data::ExponentialHistogram(h)) => {
+                assert_eq!(m.unit, "s");
+                let dp = &h.data_points[0];
+                assert_eq!(dp.count, 2);
+                assert!((dp.sum.unwrap() - 0.05).abs() < 1e-9, "{dp:?}");
+                assert!((dp.min.unwrap() - 0.02).abs() < 1e-9, "{dp:?}");
+                assert!((dp.max.unwrap() - 0.03).abs() < 1e-9, "{dp:?}");
+                assert_eq!(attr(&dp.attributes, "target").as_deref(), Some("web"));
+                // bucket i covers (base^i, base^(i+1)] with base = 2^(2^-scale)
+                let base = 2f64.powf(2f64.powi(-dp.scale));
+                let first = dp.positive.as_ref().unwrap().offset;
+                let lower = base.powi(first);
+                assert!(
+                    lower < 0.02 && 0.02 <= lower * base * 1.0001,
+                    "{lower} {base}"
+                );
+            }
+            other => panic!("{}: unexpected {other:?}", m.name),
+        }
+    }
+}
