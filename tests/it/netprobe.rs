@@ -412,7 +412,7 @@ fn tools() -> bool {
 fn wait_json(a: &AgentProc, path: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + limit;
     loop {
-        let v = a.get(path).json();
+        let v = serde_json::from_str(&a.get(path).body).unwrap_or(Value::Null);
         if done(&v) || Instant::now() > deadline {
             return v;
         }
@@ -697,6 +697,10 @@ fn netprobe_pings_through_unprivileged_datagram_sockets() {
         port,
         netns: Some(pair.a.clone()),
     };
+    let up = Instant::now() + Duration::from_secs(20);
+    while a.get("/healthz").status != 200 && Instant::now() < up {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let targets = |v: &Value| v["default"]["default-p-probe"]["netprobe"]["targets"].clone();
     let v = wait_json(
         &a,

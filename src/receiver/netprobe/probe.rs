@@ -49,6 +49,9 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_AT: usize = 1024;
 /// Jobs due within this much of now run in the same wake-up.
 const SLACK: Duration = Duration::from_micros(500);
+/// The loop runs at most once per tick (sends and deadlines are at most this late; round
+/// trips come from kernel timestamps and are not affected).
+const TICK: Duration = Duration::from_millis(2);
 /// Most pending echo requests per socket (its sequence numbers).
 pub const MAX_PENDING_PINGS: usize = 65_536;
 
@@ -362,20 +365,20 @@ impl Prober {
     /// Runs until the stream stops (or its worker is gone).
     pub fn run(&mut self, ctx: &ReceiverContext) {
         let mut events = Vec::with_capacity(256);
+        let mut last = Instant::now();
         while !ctx.shutdown.is_triggered() {
-            let now = Instant::now();
-            while let Some((due, job)) = self.timers.pop_due(now + SLACK) {
-                self.run_job(due, job, ctx);
+            // At most one pass per TICK: replies carry kernel timestamps, so reading them
+            // a moment late costs no accuracy, and a thousand probes a second take a few
+            // hundred wake-ups instead of thousands.
+            let since = last.elapsed();
+            if since < TICK {
+                std::thread::sleep(TICK - since);
             }
-            if !self.flush(ctx, false) {
-                return;
-            }
+            last = Instant::now();
             let wait = self
                 .timers
                 .next_at()
-                .map_or(FLUSH_EVERY, |at| {
-                    at.saturating_duration_since(Instant::now())
-                })
+                .map_or(FLUSH_EVERY, |at| at.saturating_duration_since(last))
                 .min(FLUSH_EVERY);
             let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(100);
             if let Err(e) = self.epoll.wait(&mut events, ms) {
@@ -383,6 +386,8 @@ impl Prober {
                 ctx.shutdown.sleep(Duration::from_millis(10));
                 continue;
             }
+            // Answers first: one that came in before its deadline counts before the
+            // deadline's job runs.
             for &(token, ev) in &events {
                 match token {
                     TOKEN_WAKER => {
@@ -393,6 +398,13 @@ impl Prober {
                     t if t == TOKEN_ICMP[1] => self.icmp_ready(1, ev),
                     t => self.connected(t),
                 }
+            }
+            let now = Instant::now();
+            while let Some((due, job)) = self.timers.pop_due(now + SLACK) {
+                self.run_job(due, job, ctx);
+            }
+            if !self.flush(ctx, false) {
+                return;
             }
         }
         self.flush(ctx, true);
@@ -825,15 +837,14 @@ impl Prober {
                     }
                     None => u64::try_from(c.started.elapsed().as_nanos()).unwrap_or(u64::MAX),
                 };
-                self.stats.answered.fetch_add(1, Ordering::Relaxed);
-                self.result(
-                    c.target,
-                    Some(c.addr),
-                    ProbeOutcome::Success { rtt_ns },
-                    true,
-                    c.sent,
-                    now,
-                );
+                let outcome = if rtt_ns > self.cfg.timeout_ms.saturating_mul(1_000_000) {
+                    self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                    ProbeOutcome::Timeout
+                } else {
+                    self.stats.answered.fetch_add(1, Ordering::Relaxed);
+                    ProbeOutcome::Success { rtt_ns }
+                };
+                self.result(c.target, Some(c.addr), outcome, true, c.sent, now);
             }
             Ok(Some(_)) | Err(_) => {
                 self.result(
