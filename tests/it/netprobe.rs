@@ -1065,3 +1065,62 @@ fn netprobe_otlp_points_are_sums_and_a_histogram_in_seconds() {
         }
     }
 }
+
+/// The receiver in-process against the loopback address: 150 tests 20 ms apart stay on
+/// their grid (no wake-up latency adds up), each probe answered.
+#[test]
+fn netprobe_tests_stay_on_their_grid() {
+    use pktvisor::config::value::ConfigMap;
+    use pktvisor::event::ProbeOutcome;
+    use pktvisor::receiver::ReceiverConfig;
+    use pktvisor::receiver::context::{Delivery, ReceiverContext, Shutdown};
+    use pktvisor::receiver::netprobe::NetprobeInput;
+
+    if !need_root("raw ICMP sockets") {
+        return;
+    }
+    let yaml: serde_norway::Value = serde_norway::from_str(
+        "test_type: ping\ninterval_msec: 20\ntimeout_msec: 20\npackets_interval_msec: 10\ntargets: {lo: {target: 127.0.0.1}}\n",
+    )
+    .unwrap();
+    let cfg = ConfigMap::from_yaml(yaml.as_mapping().unwrap()).unwrap();
+    let input = NetprobeInput::from_config(&cfg).unwrap();
+    let built = input.build().unwrap();
+    let (tx, rx) = mpsc::sync_channel(64);
+    let (_recycle_tx, recycle_rx) = mpsc::sync_channel(1);
+    let shutdown = Shutdown::default();
+    let ctx = ReceiverContext::new(tx, recycle_rx, shutdown.clone(), Arc::default());
+    let runner = std::thread::spawn(move || built.receiver.run(&ctx));
+    let mut results = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while results.len() < 150 && Instant::now() < deadline {
+        if let Ok(Delivery::Probes(b)) = rx.recv_timeout(Duration::from_millis(200)) {
+            results.extend(b);
+        }
+    }
+    shutdown.trigger();
+    drop(rx);
+    runner.join().unwrap().unwrap();
+    assert!(results.len() >= 150, "{} results", results.len());
+    results.sort_by_key(|r| r.sent);
+    let t0 = results[0].sent.as_nanos();
+    let mut worst = 0i128;
+    for (k, r) in results.iter().take(150).enumerate() {
+        assert!(
+            matches!(r.outcome, ProbeOutcome::Success { .. }),
+            "{k}: {:?}",
+            r.outcome
+        );
+        let off = r.sent.as_nanos() - t0 - k as i128 * 20_000_000;
+        worst = worst.max(off.abs());
+        // at most a loop tick (2 ms) plus scheduling noise late, never a whole interval
+        assert!(
+            (-3_000_000..8_000_000).contains(&off),
+            "test {k} off the grid by {off} ns"
+        );
+    }
+    eprintln!(
+        "150 tests at 20 ms: worst offset from the grid {} µs",
+        worst / 1000
+    );
+}
