@@ -6,7 +6,8 @@
 //! other label sorted by key. No labels print as `{}`. Counters, cardinalities and top-N
 //! lists are gauges; quantiles and rates are summaries whose `_sum` is the maximum observed
 //! value (pktvisor's quirk) and `_count` the number of samples; histograms have `_bucket`
-//! series with `le` and a `_count`, but no `_sum`.
+//! series with `le` and a `_count`, but no `_sum`. Scope labels whose key has a dot (OTel
+//! attribute keys such as `server.address`) are not Prometheus label names and are left out.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -144,6 +145,11 @@ impl PromSink<'_, '_> {
     fn labels(&self, s: &Scope<'_>) -> Labels {
         let mut m = Labels::new();
         for (k, v) in self.base.iter().chain(s.labels.iter()) {
+            // `server.address` and other OTel attribute keys are not Prometheus label
+            // names: such scope labels are OTLP-only.
+            if k.contains('.') {
+                continue;
+            }
             m.insert((*k).to_string(), (*v).to_string());
         }
         m

@@ -467,6 +467,28 @@ impl Distribution {
         self.negative.merge(&other.negative);
     }
 
+    /// Every observation multiplied by `factor` (> 0; e.g. 1e-6 for microseconds to
+    /// seconds): count, sum, min, max and zeros exact, each bucket's count moved to the
+    /// bucket of its representative value times `factor` (one more bucket width of error).
+    /// A factor that is not a positive finite number gives an empty distribution.
+    pub fn scaled(&self, factor: f64) -> Distribution {
+        let mut out = Distribution::new();
+        if !(factor.is_finite() && factor > 0.0) || self.count == 0 {
+            out.dropped = self.dropped;
+            return out;
+        }
+        for (v, c) in self.weighted_values() {
+            out.record_n(v * factor, c);
+        }
+        out.count = self.count;
+        out.sum = self.sum * factor;
+        out.min = self.min * factor;
+        out.max = self.max * factor;
+        out.zero_count = self.zero_count;
+        out.dropped = self.dropped;
+        out
+    }
+
     /// Positive buckets for export: (offset, counts), scale = [`Distribution::SCALE`].
     /// Leading and trailing empty buckets are trimmed.
     pub fn positive_buckets(&self) -> (i32, &[u64]) {
@@ -553,6 +575,27 @@ mod tests {
         fn next_normal(&mut self) -> f64 {
             (0..12).map(|_| self.next_f64()).sum::<f64>() - 6.0
         }
+    }
+
+    #[test]
+    fn scaled_keeps_counts_and_extremes_and_moves_quantiles() {
+        let mut d = Distribution::new();
+        for v in latencies(10_000, 7) {
+            d.record(v.round());
+        }
+        d.record(0.0);
+        let s = d.scaled(1e-6);
+        assert_eq!(s.count(), d.count());
+        assert_eq!(s.zero_count(), 1);
+        assert_eq!(s.min(), Some(0.0));
+        assert!((s.max().unwrap() - d.max().unwrap() * 1e-6).abs() < 1e-15);
+        assert!((s.sum() - d.sum() * 1e-6).abs() < 1e-9);
+        for q in [0.5, 0.9, 0.99] {
+            let want = d.quantile(q).unwrap() * 1e-6;
+            let got = s.quantile(q).unwrap();
+            assert!((got - want).abs() / want < 0.012, "q{q}: {got} vs {want}");
+        }
+        assert!(d.scaled(-1.0).is_empty());
     }
 
     fn packet_sizes(n: usize, seed: u64) -> Vec<f64> {

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use pktvisor::config::value::{ConfigMap, ConfigValue};
-use pktvisor::export::otlp::naming::{self, Kind};
+use pktvisor::event::{Event, ProbeOutcome, ProbeResult, ProbeTest};
+use pktvisor::export::otlp::naming::{self, Carry, Kind};
 use pktvisor::metric::{Desc, MetricSink, Scope, TopEntry};
 use pktvisor::processor::Select;
 use pktvisor::service::pipeline::PolicyPipeline;
@@ -117,6 +118,43 @@ fn walk_everything() -> Recorder {
     let (f, _) = run_flow_capture(&file, "sflow", &all_groups(), &ctx).expect("flow run");
     let pipelines = f.pipelines;
     visit(&pipelines[0], &mut rec);
+    // netprobe: one probe of every outcome, ping and TCP
+    let mut np = pktvisor::processor::build("netprobe", "1.0", &all_groups(), &ctx)
+        .expect("netprobe processor");
+    let t0 = Timespec::new(1_700_000_000, 0);
+    np.handle(&Event::Start(t0));
+    for (target, port, outcome) in [
+        (
+            "https",
+            Some(443),
+            ProbeOutcome::Success { rtt_ns: 20_000_000 },
+        ),
+        ("ping", None, ProbeOutcome::Timeout),
+        ("https", Some(443), ProbeOutcome::ConnectFailure),
+        ("https", Some(443), ProbeOutcome::DnsLookupFailure),
+    ] {
+        let r = ProbeResult {
+            target: target.into(),
+            host: "example.com".into(),
+            port,
+            address: None,
+            test: if port.is_some() {
+                ProbeTest::Tcp
+            } else {
+                ProbeTest::Ping
+            },
+            outcome,
+            attempted: outcome != ProbeOutcome::DnsLookupFailure,
+            sent: t0,
+            ts: t0,
+            timeout_ms: 2000,
+        };
+        np.handle(&Event::Probe(&r));
+    }
+    rec.1 = "netprobe".into();
+    np.snapshot(Select::Bucket(0), t0)
+        .expect("snapshot")
+        .visit(&mut rec);
     rec
 }
 
@@ -155,6 +193,11 @@ fn render(rec: &Recorder) -> String {
             Kind::Rate => "rate",
             Kind::TopN => "top-N",
         };
+        let otlp_type = if o.carry == Carry::InHistogram {
+            "– (the histogram point's min/max)"
+        } else {
+            s.kind.otlp_type(false)
+        };
         rows.push((
             naming::handler_ns(&s.desc.0),
             format!(
@@ -162,7 +205,7 @@ fn render(rec: &Recorder) -> String {
                 s.family,
                 kind,
                 o.name,
-                s.kind.otlp_type(false),
+                otlp_type,
                 o.unit,
                 if attrs.is_empty() {
                     "–".into()
@@ -181,7 +224,8 @@ How every pktvisor metric (its Prometheus family name) is exported over OTLP. Ru
 `src/export/otlp/naming.rs`): names live under `pktvisor.<handler>`; dimensions pktvisor folds\n\
 into names become attributes, and slices of a total get a `.by_<dimension>` name so no metric\n\
 mixes a total with its parts; quantile and histogram views of one distribution are one\n\
-histogram; rates are histograms of per-second samples.\n\n\
+histogram; rates are histograms of per-second samples; durations pktvisor keeps in\n\
+microseconds stay `us`, except netprobe's response time, exported in seconds.\n\n\
 - **Every point** also carries `policy`, `handler` (instance name) and `tap`.\n\
 - **Sums** are monotonic, cumulative by default (start = first bucket start), or delta with\n  \
 `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta` (one point per completed 60 s bucket).\n\
@@ -190,7 +234,8 @@ Histograms with `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=explic
 - **Gauges** (cardinality, top-N) hold the value over the same interval; top-N lists have one\n  \
 point per item, the item in the attribute marked (item).\n\
 - Attributes in `key=value` form are fixed by the pktvisor name; bare keys vary per point\n  \
-(`direction` = `in`/`out`/`unknown` for v2 handlers, `device`/`device_interface` for flow).\n\n\
+(`direction` = `in`/`out`/`unknown` for v2 handlers, `device`/`device_interface` for flow,\n  \
+`target`, `server.address` and (TCP) `server.port` for netprobe).\n\n\
 | pktvisor name | pktvisor kind | OTel name | OTLP type | unit | attributes |\n\
 |---|---|---|---|---|---|\n",
     );
@@ -209,7 +254,7 @@ fn metric_mapping_doc_is_generated_from_the_code() {
     let rec = walk_everything();
     let schemas: BTreeSet<&str> = rec.0.values().map(|s| s.desc.0.as_str()).collect();
     for want in [
-        "packets", "payload", "net", "dns", "pcap", "dhcp", "bgp", "flow",
+        "packets", "payload", "net", "dns", "pcap", "dhcp", "bgp", "flow", "netprobe",
     ] {
         assert!(
             schemas.contains(want),
@@ -235,6 +280,10 @@ fn metric_mapping_doc_is_generated_from_the_code() {
         };
         let o = naming::map(&d, s.kind);
         assert!(o.name.starts_with("pktvisor."), "{o:?}");
+        if o.carry == Carry::InHistogram {
+            // no point of its own: carried by the histogram point of the same name
+            continue;
+        }
         let t = (s.kind.otlp_type(false), o.unit);
         let prev = types.entry(o.name.clone()).or_insert(t);
         assert_eq!(*prev, t, "{} has two types/units", o.name);

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::naming::{self, Kind, OtelName};
+use super::naming::{self, Carry, Kind, OtelName};
 use crate::metric::{Desc, MetricSink, Scope, Snapshot, TopEntry};
 use crate::sketch::{Distribution, Rate};
 use crate::time::Timespec;
@@ -264,6 +264,9 @@ impl OtlpSink<'_> {
 
     fn number(&mut self, d: &Desc, s: &Scope<'_>, kind: Kind, value: u64) {
         let name = naming::map(d, kind);
+        if name.carry == Carry::InHistogram {
+            return;
+        }
         let attrs = self.attrs(&name, s);
         if !self.first(&name.name, &attrs) {
             return;
@@ -290,6 +293,13 @@ impl OtlpSink<'_> {
         if !self.first(&name.name, &attrs) {
             return;
         }
+        let seconds;
+        let dist = if name.carry == Carry::MicrosAsSeconds {
+            seconds = dist.scaled(1e-6);
+            &seconds
+        } else {
+            dist
+        };
         let attributes: Vec<KeyValue> = attrs.iter().map(|(k, v)| kv(k, v)).collect();
         let (start, end) = (self.start, self.end);
         let histograms = self.b.opts.histograms.clone();

@@ -19,7 +19,11 @@
 //!   under its pktvisor label (`qname` becomes `dns.question.name`); lists of DNS
 //!   transactions (dns v2, slow transactions) are `pktvisor.dns.xacts.top.<list>`, flow's
 //!   lists by bytes and by packets `pktvisor.flow.io.top.<list>` / `…flow.packets.top.<list>`;
-//! - units follow UCUM: `{packet}`, `{event}`, `{transaction}`, `By`, `us`, `1`.
+//! - netprobe: `attempts`, `successes`, `failures` (`error.type` = `connect`,
+//!   `dns_lookup`, `timeout`) as sums of probes, the response time as one histogram in
+//!   seconds (`pktvisor.netprobe.response.duration`, its min and max are pktvisor's
+//!   `response_min_us` / `response_max_us`, which get no points of their own);
+//! - units follow UCUM: `{packet}`, `{event}`, `{transaction}`, `{probe}`, `By`, `us`, `s`, `1`.
 
 use crate::metric::Desc;
 
@@ -50,6 +54,19 @@ impl Kind {
     }
 }
 
+/// How a pktvisor value is carried over OTLP besides its name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Carry {
+    /// As it is.
+    #[default]
+    Plain,
+    /// A distribution in microseconds exported in seconds (values scaled by 1e-6).
+    MicrosAsSeconds,
+    /// The minimum or maximum of a distribution that is exported as a histogram point,
+    /// whose `min` and `max` fields carry it: no point of its own.
+    InHistogram,
+}
+
 /// An OpenTelemetry identity of a pktvisor metric.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtelName {
@@ -59,6 +76,8 @@ pub struct OtelName {
     pub unit: &'static str,
     /// Attributes folded out of the pktvisor name.
     pub attrs: Vec<(&'static str, String)>,
+    /// How the value is carried.
+    pub carry: Carry,
 }
 
 /// The handler part of the namespace for a schema.
@@ -135,6 +154,7 @@ fn n(ns: &str, stem: &str, unit: &'static str) -> OtelName {
         name: format!("pktvisor.{ns}.{stem}"),
         unit,
         attrs: Vec::new(),
+        carry: Carry::Plain,
     }
 }
 
@@ -147,6 +167,11 @@ fn with(mut o: OtelName, key: &'static str, value: &str) -> OtelName {
 pub fn map(d: &Desc, kind: Kind) -> OtelName {
     let ns = handler_ns(d.schema);
     let rest = snake(&d.path.join("_"));
+    if ns == "netprobe"
+        && let Some(o) = netprobe(kind, &rest)
+    {
+        return o;
+    }
     let mapped = match kind {
         Kind::Counter => counter(d.schema, ns, &rest),
         Kind::Cardinality => Some(cardinality(ns, &rest)),
@@ -291,6 +316,30 @@ fn counter(schema: &str, ns: &str, rest: &str) -> Option<OtelName> {
     })
 }
 
+/// netprobe: `attempts`, `successes` and `failures` (by `error.type`) as sums of probes,
+/// the response time as one histogram in seconds whose min and max are pktvisor's
+/// `response_min_us` / `response_max_us`.
+fn netprobe(kind: Kind, rest: &str) -> Option<OtelName> {
+    let ns = "netprobe";
+    let failure = |t: &str| with(n(ns, "failures", "{probe}"), "error.type", t);
+    let duration = |carry: Carry| OtelName {
+        carry,
+        ..n(ns, "response.duration", "s")
+    };
+    Some(match (kind, rest) {
+        (Kind::Counter, "attempts") => n(ns, "attempts", "{probe}"),
+        (Kind::Counter, "successes") => n(ns, "successes", "{probe}"),
+        (Kind::Counter, "connect_failures") => failure("connect"),
+        (Kind::Counter, "dns_lookup_failures") => failure("dns_lookup"),
+        (Kind::Counter, "packets_timeout") => failure("timeout"),
+        (Kind::Counter, "response_min_us" | "response_max_us") => duration(Carry::InHistogram),
+        (Kind::Distribution, "response_histogram_us" | "response_quantiles_us") => {
+            duration(Carry::MicrosAsSeconds)
+        }
+        _ => return None,
+    })
+}
+
 fn cardinality(ns: &str, rest: &str) -> OtelName {
     let k = rest.strip_prefix("cardinality_").unwrap_or(rest);
     if let Some(s) = k.strip_suffix("_in") {
@@ -421,6 +470,24 @@ mod tests {
                 ("direction", "out".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn netprobe_counts_probes_and_times_in_seconds() {
+        let o = m("netprobe", &["connect_failures"], Kind::Counter);
+        assert_eq!(o.name, "pktvisor.netprobe.failures");
+        assert_eq!(o.attrs, vec![("error.type", "connect".to_string())]);
+        assert_eq!(
+            m("netprobe", &["attempts"], Kind::Counter).name,
+            "pktvisor.netprobe.attempts"
+        );
+        let h = m("netprobe", &["response_histogram_us"], Kind::Distribution);
+        assert_eq!(h.name, "pktvisor.netprobe.response.duration");
+        assert_eq!((h.unit, h.carry), ("s", Carry::MicrosAsSeconds));
+        let q = m("netprobe", &["response_quantiles_us"], Kind::Distribution);
+        assert_eq!(h, q);
+        let min = m("netprobe", &["response_min_us"], Kind::Counter);
+        assert_eq!(min.carry, Carry::InHistogram);
     }
 
     #[test]
