@@ -104,9 +104,9 @@ pub fn default_document(
     if let Some(h) = host_spec {
         tap_cfg.push_str(&format!(", host_spec: {}", q(h)));
     }
-    let input_cfg = bpf.map_or(String::new(), |b| {
-        format!("\n        config: {{bpf: {}}}", q(b))
-    });
+    // pktvisor's IFACE document always writes the policy input's bpf, empty when none was
+    // given: a policy POSTed on tap `default` without an input config is another stream.
+    let input_cfg = format!("\n        config: {{bpf: {}}}", q(bpf.unwrap_or("")));
     let text = format!(
         "version: \"1.0\"\nvisor:\n  taps:\n    default: {{input_type: pcap, config: {{{tap_cfg}}}}}\n  policies:\n    default:\n      kind: collection\n      input:\n        tap: default\n        input_type: pcap{input_cfg}\n      handlers:\n        window_config: {{num_periods: {}, deep_sample_rate: {}}}\n        modules:\n          net: {{type: net}}\n          dhcp: {{type: dhcp}}\n          dns: {{type: dns}}\n          pcap_stats: {{type: pcap}}\n",
         s.periods, s.max_deep_sample
@@ -277,6 +277,9 @@ fn apply(
             Err(e) => errors.push(ConfigError::at(format!("visor.taps.{}", t.name), e.message)),
         }
     }
+    // Every policy attaches before any new input reads: a file tap shared by several
+    // policies feeds each of them from its first packet.
+    reg.hold_starts = true;
     for (name, plans) in resolved {
         match reg.add_resolved(&name, plans) {
             Ok(()) => policies.push(name),
@@ -284,6 +287,9 @@ fn apply(
                 errors.push(ConfigError::at(format!("visor.policies.{name}"), message));
             }
         }
+    }
+    for (name, AgentError { message, .. }) in reg.release_held() {
+        errors.push(ConfigError::at(format!("visor.policies.{name}"), message));
     }
     if errors.is_empty() {
         return Ok((taps, policies));

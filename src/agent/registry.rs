@@ -19,6 +19,23 @@ use crate::service::plan::{
 use crate::service::stream::{HandlerState, PolicySnapshots, Stream};
 use crate::time::Timespec;
 
+/// How long creating a policy waits for a new input to start (open its source).
+const START_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Releases a prepared stream's receivers and waits until its input runs (stopping the
+/// stream when the input fails to open).
+fn start_now(stream: &mut Stream) -> Result<(), String> {
+    stream.release().map_err(|e| e.to_string())?;
+    stream
+        .wait_started(START_WAIT)
+        .inspect_err(|_| stream.stop())
+}
+
+/// pktvisor's text for a policy whose input did not start.
+fn failed_to_start(policy: &str, e: impl std::fmt::Display) -> AgentError {
+    AgentError::create(format!("policy [{policy}] failed to start: {e}"))
+}
+
 /// An agent error: pktvisor's message and the HTTP status it maps to.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -94,6 +111,8 @@ pub struct Registry {
     pub workers: usize,
     /// Shared services for processors.
     pub ctx: ProcessorContext,
+    /// While a document loads, new streams wait for [`Registry::release_held`].
+    pub hold_starts: bool,
 }
 
 impl Registry {
@@ -109,6 +128,7 @@ impl Registry {
 
     /// Adds a tap.
     pub fn add_tap(&mut self, tap: TapDef) -> Result<(), AgentError> {
+        tracing::info!("tap [{}]: parsing", tap.name);
         if self.taps.iter().any(|t| t.name == tap.name) {
             return Err(AgentError::create(format!(
                 "module name '{}' already exists",
@@ -116,6 +136,7 @@ impl Registry {
             )));
         }
         tap_input(&tap).map_err(AgentError::create)?;
+        tracing::info!("tap [{}]: loaded, type {}", tap.name, tap.input_type);
         self.taps.push(tap);
         Ok(())
     }
@@ -145,6 +166,7 @@ impl Registry {
     /// Resolves, starts and registers a policy (transactional). Errors are pktvisor's
     /// texts; nothing starts unless the whole policy resolves.
     pub fn add_policy(&mut self, def: PolicyDef) -> Result<(), AgentError> {
+        tracing::info!("policy [{}]: parsing", def.name);
         if self.policies.iter().any(|p| p.name == def.name) {
             return Err(AgentError::create(format!(
                 "policy with name '{}' already defined",
@@ -163,6 +185,26 @@ impl Registry {
         self.add_resolved(&def.name, plans)
     }
 
+    /// Starts the receivers of the streams created while [`Registry::hold_starts`] was
+    /// set (every policy of the document attached) and waits for each to run; the
+    /// policies whose input failed, with pktvisor's text.
+    pub fn release_held(&mut self) -> Vec<(String, AgentError)> {
+        self.hold_starts = false;
+        let mut failed = Vec::new();
+        for s in &mut self.streams {
+            if !s.stream.is_held() {
+                continue;
+            }
+            if let Err(e) = start_now(&mut s.stream) {
+                let resources = format!("{}-resources", s.stream.name);
+                for p in s.policies.iter().filter(|p| **p != resources) {
+                    failed.push((p.clone(), failed_to_start(p, &e)));
+                }
+            }
+        }
+        failed
+    }
+
     /// Starts and registers the resolved plans of a policy (transactional).
     pub fn add_resolved(&mut self, name: &str, plans: Vec<ResolvedPlan>) -> Result<(), AgentError> {
         let mut created_streams: Vec<String> = Vec::new();
@@ -172,6 +214,7 @@ impl Registry {
             self.rollback(name, &created_streams, &attached);
             return Err(e);
         }
+        tracing::info!("policy [{name}]: starting");
         self.policies.push(PolicyEntry {
             name: name.to_string(),
             plans: plans.into_iter().map(|r| r.plan).collect(),
@@ -191,7 +234,10 @@ impl Registry {
             let make = || PolicyPipeline::build(r, ctx);
             let name = r.plan.input.stream_name.clone();
             if let Some(s) = self.streams.iter_mut().find(|s| s.stream.name == name) {
-                tracing::info!("policy [{}]: reusing input stream {name}", r.plan.name);
+                tracing::debug!(
+                    "policy [{}]: input stream already exists. reusing: {name}",
+                    r.plan.name
+                );
                 s.stream.attach(&make);
                 s.policies.push(r.plan.name.clone());
                 attached.push(name);
@@ -215,14 +261,21 @@ impl Registry {
                 .resources_plan(self.defaults.num_periods)
                 .map_err(AgentError::create)?;
             let workers = r.workers.unwrap_or(self.workers);
-            let stream = Stream::start(&name, &r.plan.input.tap, r.input.clone(), workers, &|| {
-                vec![
-                    PolicyPipeline::build(&resources, &self.ctx),
-                    PolicyPipeline::build(r, &self.ctx),
-                ]
-            })
-            .map_err(|e| AgentError::create(e.to_string()))?;
-            tracing::info!("policy [{}]: started input stream {name}", r.plan.name);
+            tracing::info!("policy [{}]: creating input stream: {name}", r.plan.name);
+            let mut stream =
+                Stream::prepare(&name, &r.plan.input.tap, r.input.clone(), workers, &|| {
+                    vec![
+                        PolicyPipeline::build(&resources, &self.ctx),
+                        PolicyPipeline::build(r, &self.ctx),
+                    ]
+                })
+                .map_err(|e| failed_to_start(&r.plan.name, e))?;
+            if !self.hold_starts {
+                // Started synchronously, as in pktvisor: when the policy is created its
+                // input runs (or the creation fails with the input's error).
+                start_now(&mut stream).map_err(|e| failed_to_start(&r.plan.name, e))?;
+            }
+            tracing::info!("policy [{}]: starting", resources.plan.name);
             self.streams.push(StreamEntry {
                 stream,
                 input: r.plan.input.clone(),
@@ -265,25 +318,29 @@ impl Registry {
             return Err(AgentError::not_found("policy does not exists"));
         };
         let entry = self.policies.remove(i);
-        if let Some(stream) = &entry.resources_of {
-            // Deleting a resources policy directly detaches it only.
-            if let Some(s) = self.streams.iter_mut().find(|s| &s.stream.name == stream) {
-                s.stream.detach_now(name);
-                s.policies.retain(|p| p != name);
-            }
-            return Ok(());
-        }
+        tracing::info!("policy [{name}]: stopping");
+        let streams: Vec<String> = match &entry.resources_of {
+            Some(stream) => vec![stream.clone()],
+            None => entry
+                .plans
+                .iter()
+                .map(|p| p.input.stream_name.clone())
+                .collect(),
+        };
+        // pktvisor's rules: a stream left with only its resources policy goes with it; a
+        // stream left with no policy at all (its resources policy deleted last) goes too.
         let mut empty = Vec::new();
-        for plan in &entry.plans {
-            let sname = &plan.input.stream_name;
+        for sname in &streams {
             if let Some(s) = self.streams.iter_mut().find(|s| &s.stream.name == sname) {
+                if s.policies.len() > 1 {
+                    tracing::info!(
+                        "policy [{name}]: input instance {sname} not stopped because it is in use by another policy."
+                    );
+                }
                 s.stream.detach_now(name);
                 s.policies.retain(|p| p != name);
-                let only_resources = s
-                    .policies
-                    .iter()
-                    .all(|p| *p == format!("{sname}-resources"));
-                if only_resources {
+                let resources = format!("{sname}-resources");
+                if s.policies.iter().all(|p| *p == resources) {
                     empty.push(sname.clone());
                 }
             }

@@ -352,6 +352,8 @@ async fn serve(agent: Arc<Agent>, notifier: Option<Arc<Notifier>>) -> Result<()>
     std_listener.set_nonblocking(true)?;
     let app = http::router(agent.clone());
     let scheme = if s.tls { "https" } else { "http" };
+    // pktvisor's line (tools wait for it before talking to the agent), then ours.
+    tracing::info!("web server listening on {}:{}", s.host, s.port);
     tracing::info!("{} listening on {scheme}://{addr}", pktvisor::VISOR_VERSION);
     let stop = agent.shutdown.clone();
     // The inputs were started by Agent::start; once the port is bound the agent serves.
@@ -406,6 +408,7 @@ fn spawn_signal_handlers(agent: Arc<Agent>, notifier: Option<Arc<Notifier>>) -> 
             _ = int.recv() => tracing::info!("SIGINT: stopping"),
             _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         }
+        tracing::info!("Shutting down");
         a.shutdown.cancel();
     });
     if let Some(n) = notifier.clone() {
@@ -529,6 +532,9 @@ fn run(args: Args) -> Result<()> {
     });
     rt.shutdown_timeout(Duration::from_secs(2));
     tracing::info!("stopped");
+    if result.is_ok() {
+        tracing::info!("exit with success");
+    }
     result
 }
 

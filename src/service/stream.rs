@@ -203,6 +203,8 @@ pub struct Stream {
     workers: Vec<WorkerHandle>,
     shutdown: Shutdown,
     receivers: Vec<JoinHandle<()>>,
+    /// Receivers built but not yet running (a stream prepared while a document loads).
+    pending: Vec<(Built, ReceiverContext)>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -218,6 +220,21 @@ impl Stream {
     /// Builds the receivers, then starts `workers` workers (each with the pipelines
     /// `pipelines` makes) and the receivers' threads.
     pub fn start(
+        name: &str,
+        tap: &str,
+        input: Arc<dyn ReceiverConfig>,
+        workers: usize,
+        pipelines: &dyn Fn() -> Vec<PolicyPipeline>,
+    ) -> Result<Stream, StreamError> {
+        let mut stream = Stream::prepare(name, tap, input, workers, pipelines)?;
+        stream.release()?;
+        Ok(stream)
+    }
+
+    /// Builds the stream and starts its workers; its receivers wait for
+    /// [`Stream::release`], so every policy of a document attaches before the first
+    /// packet of a file is read.
+    pub fn prepare(
         name: &str,
         tap: &str,
         input: Arc<dyn ReceiverConfig>,
@@ -251,6 +268,7 @@ impl Stream {
             workers: Vec::with_capacity(n),
             shutdown: shutdown.clone(),
             receivers: Vec::new(),
+            pending: Vec::new(),
         };
         for (i, (rx, recycle)) in data_rx.into_iter().zip(recycle_tx).enumerate() {
             let (control_tx, control_rx) = std::sync::mpsc::channel::<Control>();
@@ -281,16 +299,27 @@ impl Stream {
             });
         }
         let recorded = input.recorded();
-        for (b, ctx) in receivers(built, data_tx, recycle_rx, recorded, &shutdown, &status) {
-            match spawn_receiver(tap, b, ctx) {
-                Ok(h) => stream.receivers.push(h),
+        stream.pending = receivers(built, data_tx, recycle_rx, recorded, &shutdown, &status);
+        Ok(stream)
+    }
+
+    /// Starts the receivers a [`Stream::prepare`] built (none left: nothing to do).
+    pub fn release(&mut self) -> Result<(), StreamError> {
+        for (b, ctx) in std::mem::take(&mut self.pending) {
+            match spawn_receiver(&self.tap, b, ctx) {
+                Ok(h) => self.receivers.push(h),
                 Err(e) => {
-                    stream.stop();
-                    return Err(StreamError::Spawn(name.to_string(), e));
+                    self.stop();
+                    return Err(StreamError::Spawn(self.name.clone(), e));
                 }
             }
         }
-        Ok(stream)
+        Ok(())
+    }
+
+    /// Whether receivers wait for [`Stream::release`].
+    pub fn is_held(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// Workers of this stream.
@@ -423,9 +452,31 @@ impl Stream {
             .unwrap_or_default()
     }
 
+    /// Waits (at most `limit`) until the input runs or has already ended (a short file);
+    /// the source's error when it failed to open. A source still opening after `limit`
+    /// is left to carry on.
+    pub fn wait_started(&self, limit: std::time::Duration) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let s = &self.status;
+            if s.running.load(Ordering::SeqCst) || s.ended.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if let Some(e) = s.last_error() {
+                return Err(e);
+            }
+            if std::time::Instant::now() >= deadline {
+                tracing::warn!("input stream {}: still starting", self.name);
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// Stops the receivers and waits for them; the workers keep answering (idempotent).
     pub fn stop_receiver(&mut self) {
         self.shutdown.trigger();
+        self.pending.clear();
         for h in self.receivers.drain(..) {
             let _ = h.join();
         }
