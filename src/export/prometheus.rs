@@ -261,16 +261,19 @@ mod tests {
         schema: "packets",
         path: &["udp"],
         help: "Count of UDP packets",
+        otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
     };
     const SIZE: Desc = Desc {
         schema: "packets",
         path: &["payload_size"],
         help: "Quantiles of payload sizes, in bytes",
+        otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
     };
     const TOP: Desc = Desc {
         schema: "packets",
         path: &["top_ipv4"],
         help: "Top IPv4 IP addresses",
+        otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
     };
     impl Snapshot for Fake {
         fn schema_key(&self) -> &'static str {

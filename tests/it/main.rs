@@ -36,6 +36,7 @@ mod otlp_reader;
 mod otlp_receiver;
 mod otlp_rotel;
 mod otlp_selftel;
+mod otlp_semconv;
 mod processors;
 mod reader;
 mod reader_config;
