@@ -6,14 +6,15 @@
 # Pillow and DejaVu fonts for its screenshot (scripts/ansi2png.py); rotel from PyPI for the
 # OTLP tests; podman, buildah, mmdebstrap, runc and podman-compose for the container image
 # and compose tests, systemd for `systemd-analyze verify`, kubernetes-validate from PyPI for
-# the Kubernetes manifests). Safe to run again: only missing packages are installed.
+# the Kubernetes manifests; iputils-ping to check the netprobe tests' responder). Safe to
+# run again: only missing packages are installed.
 # `kubectl` (for `kubectl kustomize`) comes with the machine image (google-cloud-cli's
 # kubectl); Debian's kubernetes-client is too old for kustomize v5, so it is not installed
 # here: the deploy tests say so when kubectl is missing.
 set -euo pipefail
 
 runtime=(libpcap-dev pkg-config curl libcap2-bin)
-testing=(tcpdump tshark wireshark-common prometheus gzip iproute2 python3 time dnscap
+testing=(tcpdump tshark wireshark-common prometheus gzip iproute2 iputils-ping python3 time dnscap
          openssl unbound dnsperf bind9-dnsutils fstrm-bin golang-github-dnstap-golang-dnstap-cli dnstap-ldns
          tcpreplay pmacct softflowd nfdump nfdump-sflow curl python3-pip
          tmux python3-pil fonts-dejavu-core

@@ -23,7 +23,8 @@
 //!   bounded queue, self-telemetry through the OpenTelemetry SDK).
 //! - `config`: pktvisor's config value model, host specs, taps/policies YAML.
 //! - `receiver`: capture files and BPF; dnstap (Frame Streams over sockets and files);
-//!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode).
+//!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode);
+//!   netprobe (active ICMP echo and TCP connect probes).
 //! - `service`: plans, policy pipelines, running inputs.
 //! - `ops`: running as a service: systemd readiness (`sd_notify`), log format and colours.
 //! - `time`: timestamps.

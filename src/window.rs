@@ -147,6 +147,8 @@ impl WindowSettings {
 pub struct DeepSampler {
     rate: u64,
     state: u64,
+    /// The last coin: an event that does not roll (a filtered one) reuses it.
+    last: bool,
 }
 
 impl DeepSampler {
@@ -155,6 +157,7 @@ impl DeepSampler {
         DeepSampler {
             rate,
             state: 0x9e37_79b9_7f4a_7c15,
+            last: true,
         }
     }
 
@@ -168,7 +171,13 @@ impl DeepSampler {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
-        z % 100 < self.rate
+        self.last = z % 100 < self.rate;
+        self.last
+    }
+
+    /// The last coin rolled (true before the first).
+    pub fn last(&self) -> bool {
+        self.last
     }
 }
 
@@ -251,11 +260,18 @@ impl<B: BucketMetrics> Window<B> {
         self.next_shift = ts.sec.saturating_add(PERIOD_SECS);
     }
 
-    /// Counts one event at `ts`; with `sample` the deep-sampling coin is rolled. Returns
-    /// whether the event is deep-sampled (filtered events pass `sample = false`).
+    /// Counts one event at `ts` and returns whether it is deep-sampled. A `sample` event
+    /// rolls the deep-sampling coin; a filtered one (`sample = false`) reuses the last coin.
+    /// As in pktvisor, events and deep samples are counted before any filter: every event
+    /// counts, and a filtered event counts as a deep sample when the last coin said so
+    /// (always at a 100% rate); its handler does none of the deep work.
     pub fn new_event(&mut self, ts: Timespec, sample: bool) -> bool {
         self.observe(ts);
-        let deep = sample && self.sampler.roll();
+        let deep = if sample {
+            self.sampler.roll()
+        } else {
+            self.sampler.last()
+        };
         if let Some(b) = self.buckets.front_mut() {
             b.base.events += 1;
             b.base.event_rate.add(ts.sec, 1);
@@ -501,5 +517,33 @@ mod tests {
             WindowSettings::from_config(&c).unwrap_err().to_string(),
             "threshold must be between 0 and 100 but has value 1.500000"
         );
+    }
+
+    #[test]
+    fn filtered_events_reuse_the_last_coin() {
+        let mut coins = DeepSampler::new(50);
+        let rolls: Vec<bool> = (0..64).map(|_| coins.roll()).collect();
+        let mut w: Window<Count> = Window::new(WindowSettings {
+            num_periods: 1,
+            deep_sample_rate: 50,
+            recorded: true,
+            ..WindowSettings::default()
+        });
+        let mut want = 0u64;
+        let mut last = true;
+        let mut n = 0;
+        for i in 0..128 {
+            // every other event is filtered: it counts with the previous coin
+            let sample = i % 2 == 1;
+            if sample {
+                last = rolls[n];
+                n += 1;
+            }
+            want += u64::from(last);
+            w.new_event(ts(0), sample);
+        }
+        assert!(want > 0 && want < 128);
+        assert_eq!(w.bucket(0).unwrap().base.deep_samples, want);
+        assert_eq!(w.bucket(0).unwrap().base.events, 128);
     }
 }

@@ -366,7 +366,7 @@ fn report_run(kind: InputKind, f: &Finished) {
                 );
             }
         }
-        InputKind::Flow => {}
+        InputKind::Flow | InputKind::Netprobe => {}
     }
 }
 
@@ -416,6 +416,10 @@ fn write_tables(w: &mut PromWriter, tables: &[(String, String, TableStat)]) {
     }
 }
 
+/// netprobe sends probes: there is nothing to read from a file.
+const NETPROBE_NO_FILE: &str =
+    "input type 'netprobe' sends live probes and cannot read a file (use pktvisord)";
+
 fn run(args: &Args) -> Result<String> {
     let Some((input, flow_type)) = input_named(&args.input.to_ascii_lowercase()) else {
         bail!(
@@ -447,10 +451,17 @@ fn run(args: &Args) -> Result<String> {
                 InputKind::Pcap => default_plan(args),
                 InputKind::Dnstap => default_dnstap_plan(args),
                 InputKind::Flow => default_flow_plan(args, flow_type.unwrap_or("sflow")),
+                InputKind::Netprobe => bail!("{NETPROBE_NO_FILE}"),
             };
             vec![ResolvedPlan::from_plan(plan).map_err(|e| anyhow!("{e}"))?]
         }
     };
+    if plans
+        .iter()
+        .any(|r| r.input_spec.kind == InputKind::Netprobe)
+    {
+        bail!("{NETPROBE_NO_FILE}");
+    }
     // One run per distinct input stream, shared by every policy that reads it.
     let mut streams: BTreeMap<String, Vec<&ResolvedPlan>> = BTreeMap::new();
     for r in &plans {
@@ -490,7 +501,7 @@ fn run(args: &Args) -> Result<String> {
                 }
             }
             InputKind::Flow => tables.extend(report_flow(&r.plan.input.tap, &f)),
-            InputKind::Dnstap => {}
+            InputKind::Dnstap | InputKind::Netprobe => {}
         }
         finished.extend(f.pipelines);
     }

@@ -4,12 +4,14 @@
 //! made them. Both depend only on this module (and the decoded packet view of `decode`).
 //!
 //! - `Event`: one delivery (a decoded packet, TCP stream data, a dnstap message, a flow
-//!   datagram, capture statistics, stream start/heartbeat/end, topology changes).
+//!   datagram, a probe result, capture statistics, stream start/heartbeat/end, topology changes).
 //! - `dnstap`: a dnstap message as the dns and net processors see it.
 //! - `flow`: a decoded sFlow / NetFlow / IPFIX datagram.
+//! - `netprobe`: the result of one active probe (ping or TCP connect).
 
 pub mod dnstap;
 pub mod flow;
+pub mod netprobe;
 
 use crate::decode::PacketInfo;
 use crate::decode::tcp_stream::{TcpFlow, TcpStreamEvent};
@@ -17,6 +19,7 @@ use crate::time::Timespec;
 
 pub use dnstap::{DnsTransport, DnstapEvent, MsgFamily, MsgType};
 pub use flow::{FlowDatagram, FlowProtocol};
+pub use netprobe::{ProbeOutcome, ProbeResult, ProbeTest};
 
 /// Cumulative capture-side counters, sent to processors by the receiver.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,6 +68,8 @@ pub enum Event<'a> {
     Dnstap(&'a DnstapEvent<'a>),
     /// One decoded sFlow / NetFlow / IPFIX datagram (flow input).
     Flow(&'a FlowDatagram<'a>),
+    /// The result of one active probe (netprobe input).
+    Probe(&'a ProbeResult),
     /// The policies and handlers attached to the input changed.
     Topology(&'a Topology),
     /// Cumulative capture statistics.

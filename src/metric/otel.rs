@@ -32,6 +32,9 @@ pub enum Instrument {
     Gauge,
     /// A histogram (ExponentialHistogram, or an explicit-bucket Histogram by config).
     Histogram,
+    /// The minimum or maximum of a histogram exported under the same name: no point of its
+    /// own, the histogram point's `min`/`max` carry it (netprobe's `response_min_us`).
+    InHistogram,
 }
 
 /// How a value is converted on its way to OTLP.
@@ -176,6 +179,13 @@ pub const fn histogram(name: &'static str, unit: &'static str) -> Otel {
     otel(name, Instrument::Histogram, unit)
 }
 
+/// The minimum or maximum of the histogram `of` (see `Instrument::InHistogram`).
+pub const fn in_histogram(of: Otel) -> Otel {
+    let mut o = of;
+    o.instrument = Instrument::InHistogram;
+    o
+}
+
 /// A top-N list: a Gauge with a point per item, the item under `item`.
 pub const fn top(name: &'static str, unit: &'static str, item: Item) -> Otel {
     let mut o = otel(name, Instrument::Gauge, unit);
@@ -265,6 +275,8 @@ pub mod key {
     pub const DHCP_SERVER: &str = "pktvisor.dhcp.server";
     /// BGP message type.
     pub const BGP_MESSAGE_TYPE: &str = "pktvisor.bgp.message.type";
+    /// A netprobe target's name.
+    pub const NETPROBE_TARGET: &str = "pktvisor.netprobe.target";
     /// A flow exporter (its name or address).
     pub const FLOW_DEVICE: &str = "pktvisor.flow.device";
     /// A flow conversation.

@@ -12,6 +12,7 @@ pub mod flow;
 pub mod groups;
 pub mod input_resources;
 pub mod net;
+pub mod netprobe;
 pub mod pcap_stats;
 pub mod snapshot;
 
@@ -83,6 +84,7 @@ pub fn time_event<B: BucketMetrics>(window: &mut Window<B>, ev: &Event<'_>) -> O
         | Event::TcpMessage(_)
         | Event::Dnstap(_)
         | Event::Flow(_)
+        | Event::Probe(_)
         | Event::Stats(_)
         | Event::Topology(_) => None,
     }
@@ -165,6 +167,7 @@ pub const KINDS: &[ProcessorKind] = &[
     dhcp::KIND,
     bgp::KIND,
     flow::KIND,
+    netprobe::KIND,
     input_resources::KIND,
 ];
 

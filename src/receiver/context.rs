@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver as ChannelReceiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::event::CaptureStats;
+use crate::event::{CaptureStats, ProbeResult};
 use crate::receiver::batch::Batch;
 use crate::receiver::dnstap::listener::DnstapBatch;
 use crate::receiver::flow::udp::DatagramBatch;
@@ -32,6 +32,8 @@ pub enum Delivery {
     Dnstap(DnstapBatch),
     /// Flow export datagrams.
     Flow(DatagramBatch),
+    /// Results of active probes (netprobe).
+    Probes(Vec<ProbeResult>),
     /// Cumulative capture counters.
     Stats(CaptureStats),
     /// A recorded source reached its end; its last timestamp when it knows it.
@@ -245,6 +247,7 @@ impl ReceiverContext {
             Delivery::Frames(b) => b.len(),
             Delivery::Dnstap(b) => b.len(),
             Delivery::Flow(b) => b.len(),
+            Delivery::Probes(b) => b.len(),
             _ => 0,
         };
         if units > 0 {

@@ -13,7 +13,8 @@
 //! Modules: `pcap` (the pcap input: `pcap_live` libpcap, `af_packet` TPACKET_V3 ring,
 //! `mock`, `pcap_file` capture files with `bpf` filters), `dnstap` (Frame Streams over
 //! unix/TCP sockets and files), `flow` (sFlow / NetFlow / IPFIX over UDP and from captures),
-//! `batch` (frame batches), `context` (the receiver's context, deliveries, status).
+//! `netprobe` (active ping and TCP probes), `batch` (frame batches), `context` (the
+//! receiver's context, deliveries, status).
 
 pub mod af_packet;
 pub mod batch;
@@ -23,6 +24,7 @@ pub mod dnstap;
 pub mod fanout;
 pub mod flow;
 pub mod mock;
+pub mod netprobe;
 pub mod pcap;
 pub mod pcap_file;
 pub mod pcap_live;
@@ -48,6 +50,8 @@ pub enum InputKind {
     Dnstap,
     /// `flow` (alias `sflow`): sFlow, NetFlow and IPFIX over UDP or from a capture.
     Flow,
+    /// `netprobe`: active ICMP echo and TCP connect probes.
+    Netprobe,
 }
 
 /// Something a receiver takes for itself: two streams claiming the same one cannot both
@@ -214,7 +218,7 @@ pub fn no_policy_filter(_: &ConfigMap, _: &ConfigMap) -> Result<HostFilter, Stri
 }
 
 /// Every input: the one table that maps `input_type` names to receivers.
-pub const INPUTS: &[InputSpec] = &[pcap::INPUT, dnstap::INPUT, flow::INPUT];
+pub const INPUTS: &[InputSpec] = &[pcap::INPUT, dnstap::INPUT, flow::INPUT, netprobe::INPUT];
 
 /// The input of an `input_type` name (`sflow` is the flow input).
 pub fn input(name: &str) -> Option<&'static InputSpec> {

@@ -3,7 +3,10 @@
 //! Frames go to the worker of their symmetric address hash (`decode::shard`), so a query
 //! and its reply, every segment of a TCP connection and every fragment of a datagram meet
 //! on one worker; dnstap messages by the same hash of their query and response addresses;
-//! flow datagrams by their exporter (its templates live in that worker's decoder). Capture
+//! flow datagrams by their exporter (its templates live in that worker's decoder); probe
+//! results whole to worker 0 (a thousand targets at 1 s are a thousand results a second,
+//! too few to be worth splitting a batch, and every target's buckets then live on one
+//! worker; reads merge workers by target anyway). Capture
 //! statistics go whole to worker 0 (the others get only their own TCP errors counted), so
 //! drops are not counted once per worker. Start, end and wake-ups reach every worker.
 //!
@@ -124,6 +127,10 @@ impl Router {
             Delivery::Frames(batch) => self.frames(batch, out, units),
             Delivery::Dnstap(batch) => self.dnstap(batch, out, units),
             Delivery::Flow(batch) => self.flow(batch, out, units),
+            Delivery::Probes(batch) => {
+                units(batch.len() as u64);
+                out.send(0, Delivery::Probes(batch))
+            }
             Delivery::Stats(s) => {
                 let quiet = CaptureStats {
                     os_drops: 0,

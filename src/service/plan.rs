@@ -584,12 +584,12 @@ visor:
                 .0,
             "Policy 'p2' requires stream handler type 'net' and version '3.0' which is not available"
         );
-        let unavailable = DOC.replace("b: {input_type: pcap", "b: {input_type: netprobe");
+        let unavailable = DOC.replace("b: {input_type: pcap", "b: {input_type: carrier_pigeon");
         assert_eq!(
             plan_policies(&parse_document(&unavailable).unwrap(), &defaults())
                 .unwrap_err()
                 .0,
-            "Tap 'b' requires input stream type 'netprobe' which is not available"
+            "Tap 'b' requires input stream type 'carrier_pigeon' which is not available"
         );
         let bad_key = DOC.replace("config: {iface: eth0}", "config: {iface: eth0, nope: 1}");
         assert!(

@@ -3,10 +3,10 @@
 //!
 //! Frames are decoded once, given their host direction and fed to the TCP reassembler;
 //! dnstap messages are mapped once and offered to each pipeline whose `only_hosts` filter
-//! keeps them; flow datagrams are decoded with the input's template caches. The worker
-//! sends the stream's start (first timestamp, or now for live streams), heartbeats of live
-//! streams, capture statistics, and at the end of a recording its last timestamp, and then
-//! closes the pipelines' open rate seconds.
+//! keeps them; flow datagrams are decoded with the input's template caches; probe results
+//! reach every pipeline as they are. The worker sends the stream's start (first timestamp,
+//! or now for live streams), heartbeats of live streams, capture statistics, and at the end
+//! of a recording its last timestamp, and then closes the pipelines' open rate seconds.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -243,6 +243,13 @@ impl Worker {
             Delivery::Flow(batch) => {
                 self.status.queue_depth.fetch_sub(1, Ordering::Relaxed);
                 self.flow(&batch);
+            }
+            Delivery::Probes(batch) => {
+                self.status.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                self.stats.delivered += batch.len() as u64;
+                for r in &batch {
+                    broadcast(&mut self.pipelines, &Event::Probe(r));
+                }
             }
             Delivery::Start(ts) => self.start_at(ts),
             Delivery::Clock(ts) => broadcast(&mut self.pipelines, &Event::Clock(ts)),

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use pktvisor::config::value::{ConfigMap, ConfigValue};
+use pktvisor::event::{Event, ProbeOutcome, ProbeResult, ProbeTest};
 use pktvisor::export::otlp::{HistogramAggregation, otlp_type};
 use pktvisor::metric::otel::{Convert, Instrument, Item};
 use pktvisor::metric::{Desc, MetricSink, Scope, Snapshot, TopEntry};
@@ -120,7 +121,7 @@ fn snapshots(p: &PolicyPipeline, out: &mut Vec<Walked>) {
 
 /// Every processor (every version) with every metric group on, over captures that make
 /// them emit every metric: DNS and background traffic for net, dns, pcap, dhcp, bgp and
-/// input_resources, an sFlow capture for flow.
+/// input_resources, an sFlow capture for flow, one probe of every outcome for netprobe.
 pub fn walk_everything() -> Vec<Walked> {
     let ctx = context(None, None);
     let mut out = Vec::new();
@@ -148,6 +149,43 @@ pub fn walk_everything() -> Vec<Walked> {
     let file = own_fixture("flow/pmacct-sflow.pcap");
     let (f, _) = run_flow_capture(&file, "sflow", &all_groups(), &ctx).expect("flow run");
     snapshots(&f.pipelines[0], &mut out);
+    // netprobe: one probe of every outcome, ping and TCP
+    let mut np = pktvisor::processor::build("netprobe", "1.0", &all_groups(), &ctx)
+        .expect("netprobe processor");
+    let t0 = Timespec::new(1_700_000_000, 0);
+    np.handle(&Event::Start(t0));
+    for (target, port, outcome) in [
+        (
+            "https",
+            Some(443),
+            ProbeOutcome::Success { rtt_ns: 20_000_000 },
+        ),
+        ("ping", None, ProbeOutcome::Timeout),
+        ("https", Some(443), ProbeOutcome::ConnectFailure),
+        ("https", Some(443), ProbeOutcome::DnsLookupFailure),
+    ] {
+        let r = ProbeResult {
+            target: target.into(),
+            host: "example.com".into(),
+            port,
+            address: None,
+            test: if port.is_some() {
+                ProbeTest::Tcp
+            } else {
+                ProbeTest::Ping
+            },
+            outcome,
+            attempted: outcome != ProbeOutcome::DnsLookupFailure,
+            sent: t0,
+            ts: t0,
+            timeout_ms: 2000,
+        };
+        np.handle(&Event::Probe(&r));
+    }
+    out.push(Walked {
+        handler: "netprobe".into(),
+        snapshot: np.snapshot(Select::Bucket(0), t0).expect("snapshot"),
+    });
     out
 }
 
@@ -227,7 +265,8 @@ Histograms with `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=explic
 interval; top-N lists have one point per item, the item in the attributes marked (item).\n\
 - Attributes in `key=value` form are fixed by the pktvisor name; bare keys vary per point\n  \
 (`pktvisor.direction` = `in`/`out`/`unknown` for v2 handlers, `pktvisor.flow.device` and\n  \
-`network.interface.name` for flow). `network.transport` is only `tcp`, `udp` or `quic`\n  \
+`network.interface.name` for flow, `pktvisor.netprobe.target`, `server.address` and (TCP)\n  \
+`server.port` for netprobe). `network.transport` is only `tcp`, `udp` or `quic`\n  \
 (packets of other transports carry none); the DNS flavour is `pktvisor.dns.protocol`\n  \
 (`do53`, `dot`, `doh`, `doq`, `dnscrypt`); rcodes are IANA mnemonics (`SERVFAIL`).\n\n\
 | pktvisor name | pktvisor kind | OTel name | OTLP type | unit | attributes |\n\
@@ -247,6 +286,7 @@ type PointKey = (String, Vec<String>, Vec<String>, Vec<String>);
 pub fn check_identities(rec: &Recorder) {
     let mut types: BTreeMap<&str, (Instrument, &str)> = BTreeMap::new();
     let mut points: BTreeMap<PointKey, (String, String)> = BTreeMap::new();
+    let mut extremes = Vec::new();
     for ((family, _), s) in &rec.seen {
         let o = &s.desc.otel;
         assert!(
@@ -254,7 +294,10 @@ pub fn check_identities(rec: &Recorder) {
             "{family} has no OTel identity: {o:?}"
         );
         let fits = match s.kind {
-            Kind::Counter => matches!(o.instrument, Instrument::Sum | Instrument::Gauge),
+            Kind::Counter => matches!(
+                o.instrument,
+                Instrument::Sum | Instrument::Gauge | Instrument::InHistogram
+            ),
             Kind::Cardinality | Kind::TopN => o.instrument == Instrument::Gauge,
             Kind::Distribution | Kind::Rate => o.instrument == Instrument::Histogram,
         };
@@ -268,6 +311,11 @@ pub fn check_identities(rec: &Recorder) {
             o.item != Item::None,
             "{family}: a top-N list needs an item attribute, nothing else has one"
         );
+        if o.instrument == Instrument::InHistogram {
+            // no point of its own: the histogram of the same name carries it
+            extremes.push((family.clone(), o.name, o.unit));
+            continue;
+        }
         let t = (o.instrument, o.unit);
         let prev = types.entry(o.name).or_insert(t);
         assert_eq!(*prev, t, "{} has two instruments/units", o.name);
@@ -294,6 +342,13 @@ pub fn check_identities(rec: &Recorder) {
             );
         }
     }
+    for (family, name, unit) in extremes {
+        assert_eq!(
+            types.get(name),
+            Some(&(Instrument::Histogram, unit)),
+            "{family} is carried by histogram {name}, which is not exported"
+        );
+    }
 }
 
 #[test]
@@ -311,6 +366,7 @@ fn metric_mapping_doc_is_generated_from_the_code() {
         "flow",
         "base",
         "resources",
+        "netprobe",
     ] {
         assert!(
             schemas.contains(want),

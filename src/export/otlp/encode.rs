@@ -93,6 +93,7 @@ pub fn otlp_type(i: Instrument, histograms: &HistogramAggregation) -> &'static s
         (Instrument::Gauge, _) => "Gauge",
         (Instrument::Histogram, HistogramAggregation::Exponential { .. }) => "ExponentialHistogram",
         (Instrument::Histogram, HistogramAggregation::Explicit { .. }) => "Histogram",
+        (Instrument::InHistogram, _) => "– (the histogram point's min/max)",
     }
 }
 
@@ -246,7 +247,7 @@ impl RequestBuilder {
                         is_monotonic: true,
                     }),
                     Instrument::Gauge => Data::Gauge(Gauge::default()),
-                    Instrument::Histogram => match self.opts.histograms {
+                    Instrument::Histogram | Instrument::InHistogram => match self.opts.histograms {
                         HistogramAggregation::Exponential { .. } => {
                             Data::ExponentialHistogram(ExponentialHistogram {
                                 data_points: Vec::new(),
@@ -302,6 +303,9 @@ impl OtlpSink<'_> {
 
     fn number(&mut self, d: &Desc, s: &Scope<'_>, value: u64) {
         let o = &d.otel;
+        if o.instrument == Instrument::InHistogram {
+            return;
+        }
         let attrs = self.attrs(o, s);
         if !self.first(o.name, &attrs) {
             return;

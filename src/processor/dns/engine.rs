@@ -198,7 +198,9 @@ impl<L: Layout> Dns<L> {
             && (!self.filtering || L::FILTER(&mut f, pkt));
         let suffix = f.suffix;
         self.observe(pkt.ts);
-        let deep = self.window.new_event(pkt.ts, passed);
+        // Counted (and a deep sample) before the filters, as in pktvisor; only a message
+        // that passed does the deep-sampled work.
+        let deep = self.window.new_event(pkt.ts, passed) && passed;
         L::count(
             self.live(),
             pkt,

@@ -184,6 +184,7 @@ impl<L: Layout> Net<L> {
     /// Handles one packet; returns whether it passed the filter.
     fn process(&mut self, p: &PacketInfo<'_>, dnstap: Option<DnstapIps>) -> bool {
         let filtered = self.filter.active() && !self.filter.keep(p, &mut self.geo);
+        // Counted (and a deep sample) before the filter, as in pktvisor.
         let deep = self.window.new_event(p.ts, !filtered);
         let on = self.on;
         let b = self.window.live_mut();
