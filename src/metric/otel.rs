@@ -89,11 +89,11 @@ impl Item {
     pub fn attributes(self, e: &TopEntry) -> Vec<(&'static str, String)> {
         match self {
             Item::None => Vec::new(),
-            Item::Key(k) => vec![(k, e.name.clone())],
+            Item::Key(k) => vec![port_or_name(k, &e.name)],
             Item::Rcode => vec![(key::DNS_RCODE, iana_rcode(&e.name).to_string())],
             Item::AddressPort { address, port } => match e.name.rsplit_once(':') {
                 Some((a, p)) if !a.is_empty() && !p.is_empty() => {
-                    vec![(address, a.to_string()), (port, p.to_string())]
+                    vec![(address, a.to_string()), port_or_name(port, p)]
                 }
                 _ => vec![(address, e.name.clone())],
             },
@@ -117,9 +117,10 @@ impl Item {
     pub fn keys(self) -> Vec<&'static str> {
         match self {
             Item::None => Vec::new(),
+            Item::Key(k) if value_type(k) == ValueType::Int => vec![k, key::PORT_NAME],
             Item::Key(k) => vec![k],
             Item::Rcode => vec![key::DNS_RCODE],
-            Item::AddressPort { address, port } => vec![address, port],
+            Item::AddressPort { address, port } => vec![address, port, key::PORT_NAME],
             Item::Geo => vec![
                 key::GEO_LOCATION,
                 key::GEO_CONTINENT_CODE,
@@ -127,6 +128,16 @@ impl Item {
                 key::GEO_LON,
             ],
         }
+    }
+}
+
+/// A port item under its (integer) port key, or under `pktvisor.port.name` when it is a
+/// service name (the flow handler names ports from the IANA registry).
+fn port_or_name(k: &'static str, text: &str) -> (&'static str, String) {
+    if value_type(k) == ValueType::Int && text.parse::<u16>().is_err() {
+        (key::PORT_NAME, text.to_string())
+    } else {
+        (k, text.to_string())
     }
 }
 
@@ -275,6 +286,8 @@ pub mod key {
     pub const DHCP_SERVER: &str = "pktvisor.dhcp.server";
     /// BGP message type.
     pub const BGP_MESSAGE_TYPE: &str = "pktvisor.bgp.message.type";
+    /// A port's IANA service name (`https`), where a port number is not known.
+    pub const PORT_NAME: &str = "pktvisor.port.name";
     /// A netprobe target's name.
     pub const NETPROBE_TARGET: &str = "pktvisor.netprobe.target";
     /// A flow exporter (its name or address).
@@ -382,6 +395,17 @@ mod tests {
                 (key::SOURCE_ADDRESS, "2001:db8::1".to_string()),
                 (key::SOURCE_PORT, "443".to_string())
             ]
+        );
+        assert_eq!(
+            ap.attributes(&entry("192.0.2.1:https", None)),
+            vec![
+                (key::SOURCE_ADDRESS, "192.0.2.1".to_string()),
+                (key::PORT_NAME, "https".to_string())
+            ]
+        );
+        assert_eq!(
+            Item::Key(key::DESTINATION_PORT).attributes(&entry("domain", None)),
+            vec![(key::PORT_NAME, "domain".to_string())]
         );
         for i in [Item::Geo, Item::Rcode, ap, Item::Key(key::QNAME)] {
             assert!(i.keys().iter().all(|k| allowed_key(k)), "{i:?}");
