@@ -18,7 +18,9 @@
 //! - `window`: 60-second buckets, rotation, merged windows.
 //! - `processor`: the stream handlers (net, pcap, dhcp, bgp, dns, flow, …).
 //! - `enrich`: GeoIP / ASN lookups and IANA service names.
-//! - `export`: the metric visitor and the JSON, Prometheus and OTLP encoders.
+//! - `metric`: the contract processors → encoders: `Desc` (with each metric's OpenTelemetry
+//!   identity, `metric::otel`), `Scope`, `MetricSink`, `Snapshot`.
+//! - `export`: the JSON, Prometheus and OTLP encoders (sinks of the metric visitor).
 //! - `otlp`: OTLP delivery (config from YAML/env/flags, gRPC and HTTP transports, retry,
 //!   bounded queue, self-telemetry through the OpenTelemetry SDK).
 //! - `config`: pktvisor's config value model, host specs, taps/policies YAML.

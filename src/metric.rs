@@ -7,26 +7,49 @@
 //! encoders in `export` are sinks. Neither side knows the other: both depend only on this
 //! module. A metric is named by a static `Desc` (Prometheus family = `schema` + `_` + path
 //! joined by `_`; JSON path = the path below the handler's key) and placed by a `Scope`
-//! (extra JSON prefix and labels, e.g. a v2 direction).
+//! (extra JSON prefix and labels, e.g. a v2 direction). Every `Desc` carries the metric's
+//! OpenTelemetry identity (`otel`: name, instrument, unit, attributes; see `otel`), and a
+//! `Scope` its OTel attributes beside its Prometheus labels.
+
+pub mod otel;
 
 use std::any::Any;
 
 use crate::sketch::{Distribution, Rate};
 use crate::time::Timespec;
 
+pub use otel::Otel;
+
 /// Static identity of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Desc {
-    /// Prometheus/OTel family prefix (usually the handler's schema key).
+    /// Prometheus family prefix (usually the handler's schema key).
     pub schema: &'static str,
     /// Name parts: the JSON path below the handler object and the rest of the family name.
     pub path: &'static [&'static str],
     /// Help text (Prometheus HELP, OTel description).
     pub help: &'static str,
+    /// Its OpenTelemetry identity.
+    pub otel: Otel,
 }
 
 impl Desc {
-    /// The Prometheus/OTel family name.
+    /// A description.
+    pub const fn new(
+        schema: &'static str,
+        path: &'static [&'static str],
+        help: &'static str,
+        otel: Otel,
+    ) -> Desc {
+        Desc {
+            schema,
+            path,
+            help,
+            otel,
+        }
+    }
+
+    /// The Prometheus family name.
     pub fn family(&self) -> String {
         let mut s = String::from(self.schema);
         for p in self.path {
@@ -37,13 +60,16 @@ impl Desc {
     }
 }
 
-/// Where a metric sits: a JSON prefix below the handler object and extra labels.
+/// Where a metric sits: a JSON prefix below the handler object, extra Prometheus labels and
+/// the same place as OpenTelemetry attributes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Scope<'a> {
     /// JSON keys between the handler object and the metric path.
     pub json: &'a [&'a str],
-    /// Labels added to the metric's series.
+    /// Labels added to the metric's Prometheus series.
     pub labels: &'a [(&'a str, &'a str)],
+    /// Attributes added to the metric's OTLP points (`otel::key`).
+    pub attrs: &'a [(&'a str, &'a str)],
 }
 
 impl Scope<'static> {
@@ -51,6 +77,7 @@ impl Scope<'static> {
     pub const ROOT: Scope<'static> = Scope {
         json: &[],
         labels: &[],
+        attrs: &[],
     };
 }
 

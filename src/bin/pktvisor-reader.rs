@@ -81,7 +81,8 @@ struct Args {
     /// Also push the results to this OTLP endpoint (as OTEL_EXPORTER_OTLP_ENDPOINT; without a
     /// value, the OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT variable), with the capture's
     /// timestamps. Protocol, headers, TLS, compression, temporality and histogram shape come
-    /// from the standard OTEL_* variables.
+    /// from the standard OTEL_* variables; PKTVISOR_OTLP_RATE_HISTOGRAMS=true adds the
+    /// per-second rate histograms.
     #[arg(long, value_name = "ENDPOINT", num_args = 0..=1, default_missing_value = "")]
     otlp: Option<String>,
     /// Workers analysing each input (default: the cores this process may use); results

@@ -53,6 +53,7 @@ const AFTER_HELP: &str = "Environment:
   OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION
                                     base2_exponential_bucket_histogram or explicit_bucket_histogram
   OTEL_METRIC_EXPORT_INTERVAL       push interval in ms (default 60000)
+  PKTVISOR_OTLP_RATE_HISTOGRAMS     true: also push the per-second rate histograms
   OTEL_SDK_DISABLED                 true: no OTLP push
   OTEL_SERVICE_NAME                 service.name of the Resource (default pktvisor)
   OTEL_RESOURCE_ATTRIBUTES          k=v,k2=v2 added to the Resource

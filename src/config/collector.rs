@@ -775,7 +775,7 @@ processors:
   dns/v2: {require_version: "2.0", metric_groups: {enable: [top_qnames]}, only_qtype: [AAAA]}
   net: {}
 exporters:
-  otlp: {endpoint: "http://localhost:4317", tls: {insecure: true}}
+  otlp: {endpoint: "http://localhost:4317", tls: {insecure: true}, rate_histograms: true}
   pktvisor_api: {endpoint: "0.0.0.0:10900"}
 service:
   pipelines:
@@ -815,6 +815,14 @@ service:
             ]
         );
         assert_eq!(c.otlp.as_ref().unwrap()["insecure"], true);
+        // the exporter's keys are visor.config.otlp's: the rate histograms are turned on
+        let otlp = crate::otlp::OtlpConfig::resolve(
+            c.otlp.as_ref(),
+            &|_| None,
+            &crate::otlp::LegacyOtelFlags::default(),
+        )
+        .expect("the exporter resolves");
+        assert!(otlp.encode.rate_histograms);
         assert_eq!(c.api_endpoint, Some(("0.0.0.0".to_string(), 10900)));
         let e = c.translate(ConfigError::at(
             "visor.policies.edge.handlers.modules.dns_v2",

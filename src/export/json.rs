@@ -181,6 +181,7 @@ mod tests {
         schema: "packets",
         path: &["protocol", "tcp", "syn"],
         help: "Count of TCP SYN packets",
+        otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
     };
 
     #[test]
@@ -191,6 +192,7 @@ mod tests {
         let dir = Scope {
             json: &["in"],
             labels: &[("direction", "in")],
+            attrs: &[],
         };
         sink.counter(&D, &dir, 4);
         let mut dist = Distribution::new();
@@ -201,6 +203,7 @@ mod tests {
             schema: "dns",
             path: &["xact", "histogram_us"],
             help: "",
+            otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
         };
         sink.histogram(&H, &Scope::ROOT, &dist, true);
         let text = to_string(&Value::Object(root));
@@ -218,12 +221,14 @@ mod tests {
             schema: "packets",
             path: &["payload_size"],
             help: "",
+            otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
         };
         sink.quantiles(&Q, &Scope::ROOT, &Distribution::new(), true);
         const T: Desc = Desc {
             schema: "packets",
             path: &["top_ipv4"],
             help: "",
+            otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
         };
         sink.topn(&T, &Scope::ROOT, "ipv4", &[]);
         assert_eq!(to_string(&Value::Object(root)), r#"{"top_ipv4":[]}"#);

@@ -6,8 +6,7 @@
 //! other label sorted by key. No labels print as `{}`. Counters, cardinalities and top-N
 //! lists are gauges; quantiles and rates are summaries whose `_sum` is the maximum observed
 //! value (pktvisor's quirk) and `_count` the number of samples; histograms have `_bucket`
-//! series with `le` and a `_count`, but no `_sum`. Scope labels whose key has a dot (OTel
-//! attribute keys such as `server.address`) are not Prometheus label names and are left out.
+//! series with `le` and a `_count`, but no `_sum`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -145,11 +144,6 @@ impl PromSink<'_, '_> {
     fn labels(&self, s: &Scope<'_>) -> Labels {
         let mut m = Labels::new();
         for (k, v) in self.base.iter().chain(s.labels.iter()) {
-            // `server.address` and other OTel attribute keys are not Prometheus label
-            // names: such scope labels are OTLP-only.
-            if k.contains('.') {
-                continue;
-            }
             m.insert((*k).to_string(), (*v).to_string());
         }
         m
@@ -267,16 +261,19 @@ mod tests {
         schema: "packets",
         path: &["udp"],
         help: "Count of UDP packets",
+        otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
     };
     const SIZE: Desc = Desc {
         schema: "packets",
         path: &["payload_size"],
         help: "Quantiles of payload sizes, in bytes",
+        otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
     };
     const TOP: Desc = Desc {
         schema: "packets",
         path: &["top_ipv4"],
         help: "Top IPv4 IP addresses",
+        otel: crate::metric::otel::sum("pktvisor.test", "{packet}"),
     };
     impl Snapshot for Fake {
         fn schema_key(&self) -> &'static str {

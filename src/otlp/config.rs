@@ -10,8 +10,10 @@
 //! Defaults: protocol `grpc` (pktvisor's own push was HTTP; we are gRPC-first), endpoint
 //! `http://localhost:4317` (grpc) / `http://localhost:4318/v1/metrics` (http/protobuf),
 //! timeout 10 s, no compression, interval 60 s, cumulative temporality, exponential
-//! histograms (max 160 buckets), a queue of 64 batches. Every error is collected, each
-//! naming its source (`visor.config.otlp.timeout`, `OTEL_EXPORTER_OTLP_TIMEOUT`, …).
+//! histograms (max 160 buckets), no per-second rate histograms (`rate_histograms: true` or
+//! `PKTVISOR_OTLP_RATE_HISTOGRAMS=true` turns them on; backends derive rates from the Sums),
+//! a queue of 64 batches. Every error is collected, each naming its source
+//! (`visor.config.otlp.timeout`, `OTEL_EXPORTER_OTLP_TIMEOUT`, …).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -289,6 +291,7 @@ const YAML_KEYS: &[&str] = &[
     "histogram_aggregation",
     "histogram_max_size",
     "histogram_boundaries",
+    "rate_histograms",
     "queue_size",
     "max_elapsed",
     "resource_attributes",
@@ -421,6 +424,7 @@ impl OtlpConfig {
             ("OTEL_EXPORTER_OTLP_INSECURE", "insecure"),
             ("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "insecure"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "interval_ms"),
+            ("PKTVISOR_OTLP_RATE_HISTOGRAMS", "rate_histograms"),
             (
                 "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
                 "temporality",
@@ -622,6 +626,7 @@ fn apply_scalar(
                     .ok_or_else(|| format!("'{v}' must be an integer >= 1"))?
             }
             "self_telemetry" => c.self_telemetry = parse_bool(v)?,
+            "rate_histograms" => c.encode.rate_histograms = parse_bool(v)?,
             _ => return Err("unknown key".into()),
         }
         Ok(())
@@ -708,6 +713,25 @@ mod tests {
         let c = OtlpConfig::resolve(None, &env2, &LegacyOtelFlags::default()).unwrap();
         assert_eq!(c.endpoint, "http://collector:4317");
         assert_eq!(c.protocol, Protocol::Grpc);
+    }
+
+    #[test]
+    fn rate_histograms_are_off_unless_asked_for() {
+        let c = OtlpConfig::resolve(None, &env_of(&[]), &LegacyOtelFlags::default()).unwrap();
+        assert!(!c.encode.rate_histograms);
+        let y = serde_json::json!({"rate_histograms": true});
+        let c = OtlpConfig::resolve(Some(&y), &env_of(&[]), &LegacyOtelFlags::default()).unwrap();
+        assert!(c.encode.rate_histograms);
+        let env = env_of(&[("PKTVISOR_OTLP_RATE_HISTOGRAMS", "false")]);
+        let c = OtlpConfig::resolve(Some(&y), &env, &LegacyOtelFlags::default()).unwrap();
+        assert!(!c.encode.rate_histograms, "the environment wins over YAML");
+        let bad = serde_json::json!({"rate_histograms": "sometimes"});
+        let e =
+            OtlpConfig::resolve(Some(&bad), &env_of(&[]), &LegacyOtelFlags::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("visor.config.otlp.rate_histograms"),
+            "{e}"
+        );
     }
 
     #[test]

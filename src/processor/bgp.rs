@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use crate::config::value::ConfigMap;
 use crate::decode::tcp_stream::{PortSet, TcpStreamEvent};
 use crate::event::Event;
-use crate::metric::{Desc, MetricSink, Scope, Snapshot};
+use crate::metric::otel::key::BGP_MESSAGE_TYPE;
+use crate::metric::otel::{histogram, sum};
+use crate::metric::{Desc, MetricSink, Otel, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, ShardWindow, shard_window_of, snapshot_of};
 use crate::processor::{
@@ -61,54 +63,77 @@ impl BucketMetrics for BgpBucket {
     }
 }
 
-const fn d(path: &'static [&'static str], help: &'static str) -> Desc {
-    Desc {
-        schema: "bgp",
-        path,
-        help,
-    }
+const fn d(path: &'static [&'static str], help: &'static str, otel: Otel) -> Desc {
+    Desc::new("bgp", path, help, otel)
+}
+
+/// Messages of one type (pktvisor says packets; every framed message counts).
+const fn message(t: &'static str) -> Otel {
+    const BY_TYPE: Otel = sum("pktvisor.bgp.messages.by_type", "{message}");
+    BY_TYPE.with(match t.as_bytes() {
+        b"open" => &[(BGP_MESSAGE_TYPE, "open")],
+        b"update" => &[(BGP_MESSAGE_TYPE, "update")],
+        b"notification" => &[(BGP_MESSAGE_TYPE, "notification")],
+        b"keepalive" => &[(BGP_MESSAGE_TYPE, "keepalive")],
+        b"routerefresh" => &[(BGP_MESSAGE_TYPE, "routerefresh")],
+        _ => panic!("unknown BGP message type"),
+    })
 }
 
 const RATE_TOTAL: Desc = d(
     &["rates", "total"],
     "Rate of all BGP wire packets (combined ingress and egress) in packets per second",
+    histogram("pktvisor.bgp.message.rate", "{message}/s"),
 );
 const RATE_EVENTS: Desc = d(
     &["rates", "events"],
     "Rate of all BGP wire packets before filtering per second",
+    histogram("pktvisor.bgp.event.rate", "{event}/s"),
 );
-const EVENTS: Desc = d(&["wire_packets", "events"], "Total BGP wire packets events");
+const EVENTS: Desc = d(
+    &["wire_packets", "events"],
+    "Total BGP wire packets events",
+    sum("pktvisor.bgp.events", "{event}"),
+);
 const DEEP: Desc = d(
     &["wire_packets", "deep_samples"],
     "Total BGP wire packets that were sampled for deep inspection",
+    sum("pktvisor.bgp.deep_samples", "{event}"),
 );
 const OPEN: Desc = d(
     &["wire_packets", "open"],
     "Total BGP packets with message type OPEN",
+    message("open"),
 );
 const UPDATE: Desc = d(
     &["wire_packets", "update"],
     "Total BGP packets with message type UPDATE",
+    message("update"),
 );
 const NOTIFICATION: Desc = d(
     &["wire_packets", "notification"],
     "Total BGP packets with message type NOTIFICATION",
+    message("notification"),
 );
 const KEEPALIVE: Desc = d(
     &["wire_packets", "keepalive"],
     "Total BGP packets with message type KEEPALIVE",
+    message("keepalive"),
 );
 const ROUTEREFRESH: Desc = d(
     &["wire_packets", "routerefresh"],
     "Total BGP packets with message type ROUTEREFRESH",
+    message("routerefresh"),
 );
 const TOTAL: Desc = d(
     &["wire_packets", "total"],
     "Total BGP wire packets matching the configured filter(s)",
+    sum("pktvisor.bgp.messages", "{message}"),
 );
 const FILTERED: Desc = d(
     &["wire_packets", "filtered"],
     "Total BGP wire packets seen that did not match the configured filter(s) (if any)",
+    sum("pktvisor.bgp.filtered", "{event}"),
 );
 
 impl Emit for BgpBucket {

@@ -14,7 +14,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::config::value::ConfigMap;
 use crate::decode::{L4, PacketInfo};
 use crate::event::Event;
-use crate::metric::{Desc, MetricSink, Scope, Snapshot};
+use crate::metric::otel::key::{DHCP_CLIENT, DHCP_MESSAGE_TYPE, DHCP_SERVER};
+use crate::metric::otel::{Item, histogram, sum, top};
+use crate::metric::{Desc, MetricSink, Otel, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, ShardWindow, shard_window_of, snapshot_of};
 use crate::processor::{
@@ -74,72 +76,114 @@ impl BucketMetrics for DhcpBucket {
     }
 }
 
-const fn d(path: &'static [&'static str], help: &'static str) -> Desc {
-    Desc {
-        schema: "dhcp",
-        path,
-        help,
-    }
+const fn d(path: &'static [&'static str], help: &'static str, otel: Otel) -> Desc {
+    Desc::new("dhcp", path, help, otel)
+}
+
+/// Packets of one message type.
+const fn message(t: &'static str) -> Otel {
+    const BY_TYPE: Otel = sum("pktvisor.dhcp.packets.by_message_type", "{packet}");
+    BY_TYPE.with(match t.as_bytes() {
+        b"discover" => &[(DHCP_MESSAGE_TYPE, "discover")],
+        b"offer" => &[(DHCP_MESSAGE_TYPE, "offer")],
+        b"request" => &[(DHCP_MESSAGE_TYPE, "request")],
+        b"ack" => &[(DHCP_MESSAGE_TYPE, "ack")],
+        b"solicit" => &[(DHCP_MESSAGE_TYPE, "solicit")],
+        b"advertise" => &[(DHCP_MESSAGE_TYPE, "advertise")],
+        b"request_v6" => &[(DHCP_MESSAGE_TYPE, "request_v6")],
+        b"reply" => &[(DHCP_MESSAGE_TYPE, "reply")],
+        _ => panic!("unknown DHCP message type"),
+    })
 }
 
 const RATE_TOTAL: Desc = d(
     &["rates", "total"],
     "Rate of all DHCP wire packets (combined ingress and egress) in packets per second",
+    histogram("pktvisor.dhcp.packet.rate", "{packet}/s"),
 );
 const RATE_EVENTS: Desc = d(
     &["rates", "events"],
     "Rate of all DHCP wire packets before filtering per second",
+    histogram("pktvisor.dhcp.event.rate", "{event}/s"),
 );
 const EVENTS: Desc = d(
     &["wire_packets", "events"],
     "Total DHCP wire packets events",
+    sum("pktvisor.dhcp.events", "{event}"),
 );
 const DEEP: Desc = d(
     &["wire_packets", "deep_samples"],
     "Total DHCP wire packets that were sampled for deep inspection",
+    sum("pktvisor.dhcp.deep_samples", "{event}"),
 );
 const DISCOVER: Desc = d(
     &["wire_packets", "discover"],
     "Total DHCP packets with message type DISCOVER",
+    message("discover"),
 );
 const OFFER: Desc = d(
     &["wire_packets", "offer"],
     "Total DHCP packets with message type OFFER",
+    message("offer"),
 );
 const REQUEST: Desc = d(
     &["wire_packets", "request"],
     "Total DHCP packets with message type REQUEST",
+    message("request"),
 );
 const ACK: Desc = d(
     &["wire_packets", "ack"],
     "Total DHCP packets with message type ACK",
+    message("ack"),
 );
 const SOLICIT: Desc = d(
     &["wire_packets", "solicit"],
     "Total DHCPv6 packets with message type SOLICIT",
+    message("solicit"),
 );
 const ADVERTISE: Desc = d(
     &["wire_packets", "advertise"],
     "Total DHCPv6 packets with message type ADVERTISE",
+    message("advertise"),
 );
 const REQUEST_V6: Desc = d(
     &["wire_packets", "request_v6"],
     "Total DHCPv6 packets with message type REQUEST",
+    message("request_v6"),
 );
 const REPLY: Desc = d(
     &["wire_packets", "reply"],
     "Total DHCPv6 packets with message type REPLY",
+    message("reply"),
 );
 const TOTAL: Desc = d(
     &["wire_packets", "total"],
     "Total DHCP/DHCPv6 wire packets matching the configured filter(s)",
+    sum("pktvisor.dhcp.packets", "{packet}"),
 );
 const FILTERED: Desc = d(
     &["wire_packets", "filtered"],
     "Total DHCP/DHCPv6 wire packets seen that did not match the configured filter(s) (if any)",
+    sum("pktvisor.dhcp.filtered", "{event}"),
 );
-const TOP_CLIENTS: Desc = d(&["top_clients"], "Top DHCP clients");
-const TOP_SERVERS: Desc = d(&["top_servers"], "Top DHCP servers");
+const TOP_CLIENTS: Desc = d(
+    &["top_clients"],
+    "Top DHCP clients",
+    top(
+        "pktvisor.dhcp.top.clients",
+        "{packet}",
+        Item::Key(DHCP_CLIENT),
+    ),
+);
+const TOP_SERVERS: Desc = d(
+    &["top_servers"],
+    "Top DHCP servers",
+    top(
+        "pktvisor.dhcp.top.servers",
+        "{packet}",
+        Item::Key(DHCP_SERVER),
+    ),
+);
 
 impl Emit for DhcpBucket {
     const SCHEMA_KEY: &'static str = "dhcp";

@@ -11,6 +11,7 @@
 
 use crate::config::value::ConfigMap;
 use crate::event::{Event, Topology};
+use crate::metric::otel::{Convert, gauge, histogram, sum};
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::GroupSet;
 use crate::processor::snapshot::{Emit, EmitCtx, ShardWindow, shard_window_of, snapshot_of};
@@ -44,32 +45,48 @@ impl BucketMetrics for ResourcesBucket {
     }
 }
 
-const fn d(schema: &'static str, path: &'static [&'static str], help: &'static str) -> Desc {
-    Desc { schema, path, help }
-}
-
-const EVENT_RATE: Desc = d("base", &["event_rate"], "Rate of events");
-const TOTAL: Desc = d("base", &["total"], "Total number of events");
-const DEEP: Desc = d("base", &["deep_samples"], "Total number of deep samples");
-const CPU: Desc = d(
+const EVENT_RATE: Desc = Desc::new(
+    "base",
+    &["event_rate"],
+    "Rate of events",
+    histogram("pktvisor.input_resources.event.rate", "{event}/s"),
+);
+const TOTAL: Desc = Desc::new(
+    "base",
+    &["total"],
+    "Total number of events",
+    sum("pktvisor.input_resources.events", "{event}"),
+);
+const DEEP: Desc = Desc::new(
+    "base",
+    &["deep_samples"],
+    "Total number of deep samples",
+    sum("pktvisor.input_resources.deep_samples", "{event}"),
+);
+const CPU: Desc = Desc::new(
     "resources",
     &["cpu_usage"],
     "Quantiles of 5s averages of percent cpu usage by the input stream",
+    histogram("pktvisor.input_resources.cpu.utilization", "1").convert(Convert::PercentToRatio),
 );
-const MEMORY: Desc = d(
+const MEMORY: Desc = Desc::new(
     "resources",
     &["memory_bytes"],
     "Quantiles  of 5s averages of memory usage (in bytes) by the input stream",
+    histogram("pktvisor.input_resources.memory.usage", "By"),
 );
-const POLICIES: Desc = d(
+// pktvisor emits these as counters; they are current counts, so Gauges over OTLP.
+const POLICIES: Desc = Desc::new(
     "resources",
     &["policy_count"],
     "Total number of policies attached to the input stream",
+    gauge("pktvisor.input_resources.policies", "{policy}"),
 );
-const HANDLERS: Desc = d(
+const HANDLERS: Desc = Desc::new(
     "resources",
     &["handler_count"],
     "Total number of handlers attached to the input stream",
+    gauge("pktvisor.input_resources.handlers", "{handler}"),
 );
 
 impl Emit for ResourcesBucket {

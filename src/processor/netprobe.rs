@@ -4,9 +4,10 @@
 //!
 //! JSON `netprobe.targets.<name>.<metric>`, Prometheus `netprobe_*` with the label `target`
 //! (pktvisor's names, help texts and groups: `counters` and `histograms` on, `quantiles`
-//! off). The OTLP encoder also gets `server.address` (the target as configured) and, for
-//! TCP, `server.port` as attributes; those keys are not Prometheus label names, so the
-//! Prometheus encoder leaves them out.
+//! off). Over OTLP: attempts, successes and failures (by `error.type`) as Sums of probes,
+//! the response time as one histogram in seconds (whose min and max are pktvisor's
+//! `response_min_us`/`response_max_us`), every point with `pktvisor.netprobe.target`,
+//! `server.address` (the target's host as configured) and, for TCP, `server.port`.
 //!
 //! The receiver decides each probe's outcome (it matches replies and keeps the timeout), so
 //! a probe's attempt and outcome are counted together in the bucket of its outcome and
@@ -21,7 +22,9 @@ use std::sync::Arc;
 
 use crate::config::value::ConfigMap;
 use crate::event::{Event, ProbeOutcome, ProbeResult};
-use crate::metric::{Desc, MetricSink, Scope, Snapshot, TableStat};
+use crate::metric::otel::key::{ERROR_TYPE, NETPROBE_TARGET, SERVER_ADDRESS, SERVER_PORT};
+use crate::metric::otel::{Convert, histogram, in_histogram, sum};
+use crate::metric::{Desc, MetricSink, Otel, Scope, Snapshot, TableStat};
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, ShardWindow, shard_window_of, snapshot_of};
 use crate::processor::{
@@ -114,40 +117,69 @@ impl BucketMetrics for NetprobeBucket {
     }
 }
 
-const fn d(path: &'static [&'static str], help: &'static str) -> Desc {
-    Desc {
-        schema: "netprobe",
-        path,
-        help,
-    }
+const fn d(path: &'static [&'static str], help: &'static str, otel: Otel) -> Desc {
+    Desc::new("netprobe", path, help, otel)
 }
 
-const ATTEMPTS: Desc = d(&["attempts"], "Total Net Probe attempts");
-const SUCCESSES: Desc = d(&["successes"], "Total Net Probe successes");
+/// Failed probes of one kind.
+const fn failures(kind: &'static str) -> Otel {
+    const FAILURES: Otel = sum("pktvisor.netprobe.failures", "{probe}");
+    FAILURES.with(match kind.as_bytes() {
+        b"connect" => &[(ERROR_TYPE, "connect")],
+        b"dns_lookup" => &[(ERROR_TYPE, "dns_lookup")],
+        b"timeout" => &[(ERROR_TYPE, "timeout")],
+        _ => panic!("unknown netprobe failure"),
+    })
+}
+
+/// The response time, in seconds.
+const RESPONSE: Otel =
+    histogram("pktvisor.netprobe.response.duration", "s").convert(Convert::MicrosToSeconds);
+
+const ATTEMPTS: Desc = d(
+    &["attempts"],
+    "Total Net Probe attempts",
+    sum("pktvisor.netprobe.attempts", "{probe}"),
+);
+const SUCCESSES: Desc = d(
+    &["successes"],
+    "Total Net Probe successes",
+    sum("pktvisor.netprobe.successes", "{probe}"),
+);
 const CONNECT_FAILURES: Desc = d(
     &["connect_failures"],
     "Total Net Probe failures when performing a TCP socket connection",
+    failures("connect"),
 );
 const DNS_FAILURES: Desc = d(
     &["dns_lookup_failures"],
     "Total Net Probe failures when performing a DNS lookup",
+    failures("dns_lookup"),
 );
-const TIMEOUTS: Desc = d(&["packets_timeout"], "Total Net Probe timeout transactions");
+const TIMEOUTS: Desc = d(
+    &["packets_timeout"],
+    "Total Net Probe timeout transactions",
+    failures("timeout"),
+);
 const MIN_US: Desc = d(
     &["response_min_us"],
     "Minimum response time measured in the reporting interval",
+    in_histogram(RESPONSE),
 );
 const MAX_US: Desc = d(
     &["response_max_us"],
     "Maximum response time measured in the reporting interval",
+    in_histogram(RESPONSE),
 );
 const HISTOGRAM_US: Desc = d(
     &["response_histogram_us"],
     "Net Probe histogram in microseconds",
+    RESPONSE,
 );
 const QUANTILES_US: Desc = d(
     &["response_quantiles_us"],
     "Net Probe quantile in microseconds",
+    RESPONSE,
 );
 
 impl Emit for NetprobeBucket {
@@ -159,17 +191,19 @@ impl Emit for NetprobeBucket {
         let quantiles = ctx.on(G_QUANTILES);
         for (name, t) in &b.metrics.targets {
             let port = t.port.map(|p| p.to_string());
-            let mut labels: Vec<(&str, &str)> = vec![
-                ("target", name.as_ref()),
-                ("server.address", t.host.as_ref()),
+            let labels = [("target", name.as_ref())];
+            let mut attrs: Vec<(&str, &str)> = vec![
+                (NETPROBE_TARGET, name.as_ref()),
+                (SERVER_ADDRESS, t.host.as_ref()),
             ];
             if let Some(p) = &port {
-                labels.push(("server.port", p.as_str()));
+                attrs.push((SERVER_PORT, p.as_str()));
             }
             let json = ["targets", name.as_ref()];
             let s = Scope {
                 json: &json,
                 labels: &labels,
+                attrs: &attrs,
             };
             if counters {
                 sink.counter(&ATTEMPTS, &s, t.attempts);

@@ -5,6 +5,7 @@
 
 use crate::config::value::ConfigMap;
 use crate::event::{CaptureStats, Event};
+use crate::metric::otel::sum;
 use crate::metric::{Desc, MetricSink, Scope, Snapshot};
 use crate::processor::groups::{GroupSet, validate_config};
 use crate::processor::snapshot::{Emit, EmitCtx, ShardWindow, shard_window_of, snapshot_of};
@@ -31,21 +32,24 @@ impl BucketMetrics for PcapBucket {
     }
 }
 
-const TCP_ERRORS: Desc = Desc {
-    schema: "pcap",
-    path: &["tcp_reassembly_errors"],
-    help: "Count of TCP reassembly errors",
-};
-const OS_DROPS: Desc = Desc {
-    schema: "pcap",
-    path: &["os_drops"],
-    help: "Count of packets dropped by the operating system (if supported)",
-};
-const IF_DROPS: Desc = Desc {
-    schema: "pcap",
-    path: &["if_drops"],
-    help: "Count of packets dropped by the interface (if supported)",
-};
+const TCP_ERRORS: Desc = Desc::new(
+    "pcap",
+    &["tcp_reassembly_errors"],
+    "Count of TCP reassembly errors",
+    sum("pktvisor.pcap.tcp_reassembly_errors", "{error}"),
+);
+const OS_DROPS: Desc = Desc::new(
+    "pcap",
+    &["os_drops"],
+    "Count of packets dropped by the operating system (if supported)",
+    sum("pktvisor.pcap.os_drops", "{packet}"),
+);
+const IF_DROPS: Desc = Desc::new(
+    "pcap",
+    &["if_drops"],
+    "Count of packets dropped by the interface (if supported)",
+    sum("pktvisor.pcap.if_drops", "{packet}"),
+);
 
 impl Emit for PcapBucket {
     const SCHEMA_KEY: &'static str = "pcap";

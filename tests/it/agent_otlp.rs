@@ -59,9 +59,9 @@ async fn agent_pushes_policy_metrics_and_self_telemetry() {
         &ms,
         "pktvisor.net.packets",
         &[
-            ("policy", "default"),
-            ("handler", "default-mock-net"),
-            ("tap", "mock"),
+            ("pktvisor.policy", "default"),
+            ("pktvisor.handler", "default-mock-net"),
+            ("pktvisor.tap", "mock"),
         ],
     );
     assert!(pts.len() >= 2, "{pts:?}");
@@ -71,7 +71,14 @@ async fn agent_pushes_policy_metrics_and_self_telemetry() {
         "cumulative sums never go down: {values:?}"
     );
     assert!(*values.last().unwrap() > 0);
-    assert!(!int_points(&ms, "pktvisor.dns.packets", &[("policy", "default")]).is_empty());
+    assert!(
+        !int_points(
+            &ms,
+            "pktvisor.dns.packets",
+            &[("pktvisor.policy", "default")]
+        )
+        .is_empty()
+    );
     let self_names: Vec<&str> = ms
         .iter()
         .map(|m| m.name.as_str())

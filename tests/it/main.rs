@@ -37,6 +37,7 @@ mod otlp_reader;
 mod otlp_receiver;
 mod otlp_rotel;
 mod otlp_selftel;
+mod otlp_semconv;
 mod pktvisor_behaviours;
 mod processors;
 mod reader;

@@ -944,8 +944,9 @@ fn netprobe_policy_created_and_deleted_through_the_admin_api() {
 }
 
 /// The OTLP shape of netprobe: sums of probes (failures by `error.type`), the response
-/// time as one exponential histogram in seconds, `target` and `server.address` (and TCP's
-/// `server.port`) on every point; pktvisor's min/max live in the histogram point.
+/// time as one exponential histogram in seconds, `pktvisor.netprobe.target` and
+/// `server.address` (and TCP's `server.port`, an integer) on every point; pktvisor's min/max
+/// live in the histogram point.
 #[test]
 fn netprobe_otlp_points_are_sums_and_a_histogram_in_seconds() {
     use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
@@ -1017,6 +1018,7 @@ fn netprobe_otlp_points_are_sums_and_a_histogram_in_seconds() {
             .and_then(|kv| match &kv.value {
                 Some(v) => match &v.value {
                     Some(Any::StringValue(s)) => Some(s.clone()),
+                    Some(Any::IntValue(i)) => Some(i.to_string()),
                     _ => None,
                 },
                 None => None,
@@ -1028,12 +1030,23 @@ fn netprobe_otlp_points_are_sums_and_a_histogram_in_seconds() {
                 assert!(s.is_monotonic, "{}", m.name);
                 assert_eq!(m.unit, "{probe}");
                 for dp in &s.data_points {
-                    assert_eq!(attr(&dp.attributes, "target").as_deref(), Some("web"));
+                    assert_eq!(
+                        attr(&dp.attributes, "pktvisor.netprobe.target").as_deref(),
+                        Some("web")
+                    );
                     assert_eq!(
                         attr(&dp.attributes, "server.address").as_deref(),
                         Some("www.example.com")
                     );
                     assert_eq!(attr(&dp.attributes, "server.port").as_deref(), Some("443"));
+                    let port = dp.attributes.iter().find(|kv| kv.key == "server.port");
+                    assert!(
+                        matches!(
+                            port.and_then(|kv| kv.value.as_ref()?.value.as_ref()),
+                            Some(Any::IntValue(443))
+                        ),
+                        "server.port is an integer"
+                    );
                 }
                 if m.name == "pktvisor.netprobe.failures" {
                     let mut kinds: Vec<String> = s
@@ -1052,7 +1065,10 @@ fn netprobe_otlp_points_are_sums_and_a_histogram_in_seconds() {
                 assert!((dp.sum.unwrap() - 0.05).abs() < 1e-9, "{dp:?}");
                 assert!((dp.min.unwrap() - 0.02).abs() < 1e-9, "{dp:?}");
                 assert!((dp.max.unwrap() - 0.03).abs() < 1e-9, "{dp:?}");
-                assert_eq!(attr(&dp.attributes, "target").as_deref(), Some("web"));
+                assert_eq!(
+                    attr(&dp.attributes, "pktvisor.netprobe.target").as_deref(),
+                    Some("web")
+                );
                 // bucket i covers (base^i, base^(i+1)] with base = 2^(2^-scale)
                 let base = 2f64.powf(2f64.powi(-dp.scale));
                 let first = dp.positive.as_ref().unwrap().offset;

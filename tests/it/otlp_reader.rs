@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::metrics::v1::{Metric, metric::Data};
 use serde_json::Value;
 
 use crate::common::own_fixture;
-use crate::otlp_receiver::{Receiver, attr, int_points, metrics};
+use crate::otlp_receiver::{Receiver, attr, attr_text, int_points, int_points_where, metrics};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -106,7 +106,7 @@ fn reader_push_matches_its_json_point_by_point() {
         ("OTEL_SERVICE_NAME", "visor-test"),
         (
             "OTEL_RESOURCE_ATTRIBUTES",
-            "deployment.environment=ci,team=net%20ops",
+            "deployment.environment.name=ci,team=net%20ops",
         ),
         ("K8S_NODE_NAME", "node-7"),
         ("K8S_POD_NAME", "pktvisor-x1"),
@@ -126,20 +126,20 @@ fn reader_push_matches_its_json_point_by_point() {
     assert_eq!(r("k8s.node.name").as_deref(), Some("node-7"));
     assert_eq!(r("k8s.pod.name").as_deref(), Some("pktvisor-x1"));
     assert_eq!(r("k8s.namespace.name").as_deref(), Some("monitoring"));
-    assert_eq!(r("deployment.environment").as_deref(), Some("ci"));
+    assert_eq!(r("deployment.environment.name").as_deref(), Some("ci"));
     assert_eq!(r("team").as_deref(), Some("net ops"));
     assert!(r("host.name").is_some());
     assert_eq!(rm.scope_metrics[0].scope.as_ref().unwrap().name, "pktvisor");
 
     let ms = metrics(&reqs);
     let net = [
-        ("handler", "net"),
-        ("policy", "default"),
-        ("tap", "default"),
+        ("pktvisor.handler", "net"),
+        ("pktvisor.policy", "default"),
+        ("pktvisor.tap", "default"),
     ];
     let p = &w["packets"];
     assert_eq!(one(&ms, "pktvisor.net.packets", &net), u(p, &["total"]));
-    for (t, k) in [("udp", "udp"), ("tcp", "tcp"), ("other", "other_l4")] {
+    for (t, k) in [("udp", "udp"), ("tcp", "tcp")] {
         let mut a = net.to_vec();
         a.push(("network.transport", t));
         assert_eq!(
@@ -147,6 +147,11 @@ fn reader_push_matches_its_json_point_by_point() {
             u(p, &[k])
         );
     }
+    // other transports: the slice without `network.transport`
+    let other: Vec<i64> = int_points_where(&ms, "pktvisor.net.packets.by_transport", &net, |a| {
+        attr_text(a, "network.transport").is_none()
+    });
+    assert_eq!(other, vec![u(p, &["other_l4"])]);
     for t in ["ipv4", "ipv6"] {
         let mut a = net.to_vec();
         a.push(("network.type", t));
@@ -160,14 +165,14 @@ fn reader_push_matches_its_json_point_by_point() {
             one(
                 &ms,
                 "pktvisor.net.packets.by_direction",
-                &[("handler", "net"), ("direction", d)]
+                &[("pktvisor.handler", "net"), ("pktvisor.direction", d)]
             ),
             u(p, &[k])
         );
     }
 
     let d = &w["dns"];
-    let dns = [("handler", "dns")];
+    let dns = [("pktvisor.handler", "dns")];
     let wp = |k: &str| u(d, &["wire_packets", k]);
     assert_eq!(one(&ms, "pktvisor.dns.packets", &dns), wp("total"));
     assert_eq!(one(&ms, "pktvisor.dns.queries", &dns), wp("queries"));
@@ -178,13 +183,13 @@ fn reader_push_matches_its_json_point_by_point() {
         ("NOERROR", "noerror"),
         ("NXDOMAIN", "nxdomain"),
         ("REFUSED", "refused"),
-        ("SRVFAIL", "srvfail"),
+        ("SERVFAIL", "srvfail"),
     ] {
         assert_eq!(
             one(
                 &ms,
                 "pktvisor.dns.replies.by_rcode",
-                &[("handler", "dns"), ("rcode", rc)]
+                &[("pktvisor.handler", "dns"), ("pktvisor.dns.rcode", rc)]
             ),
             wp(k)
         );
@@ -202,7 +207,7 @@ fn reader_push_matches_its_json_point_by_point() {
             one(
                 &ms,
                 "pktvisor.dns.xacts.by_direction",
-                &[("handler", "dns"), ("direction", dir)]
+                &[("pktvisor.handler", "dns"), ("pktvisor.direction", dir)]
             ),
             u(d, &["xact", dir, "total"])
         );
@@ -212,17 +217,22 @@ fn reader_push_matches_its_json_point_by_point() {
         u(d, &["cardinality", "qname"])
     );
     for (list, label, name) in [
-        ("top_qtype", "qtype", "pktvisor.dns.top.qtype"),
-        ("top_rcode", "rcode", "pktvisor.dns.top.rcode"),
-        ("top_qname2", "dns.question.name", "pktvisor.dns.top.qname2"),
+        ("top_qtype", "pktvisor.dns.qtype", "pktvisor.dns.top.qtype"),
+        ("top_rcode", "pktvisor.dns.rcode", "pktvisor.dns.top.rcode"),
+        (
+            "top_qname2",
+            "pktvisor.dns.qname2",
+            "pktvisor.dns.top.qname2",
+        ),
     ] {
         let items = d[list].as_array().unwrap();
         assert!(!items.is_empty(), "{list}");
         assert_eq!(int_points(&ms, name, &dns).len(), items.len(), "{list}");
         for it in items {
-            let item = it["name"].as_str().unwrap();
+            // rcodes as IANA mnemonics (pktvisor's JSON says SRVFAIL)
+            let item = pktvisor::metric::otel::iana_rcode(it["name"].as_str().unwrap());
             assert_eq!(
-                one(&ms, name, &[("handler", "dns"), (label, item)]),
+                one(&ms, name, &[("pktvisor.handler", "dns"), (label, item)]),
                 it["estimate"].as_i64().unwrap(),
                 "{list} {item}"
             );
@@ -234,7 +244,7 @@ fn reader_push_matches_its_json_point_by_point() {
         let h = exp_points(
             &ms,
             "pktvisor.dns.xact.duration",
-            &[("handler", "dns"), ("direction", dir)],
+            &[("pktvisor.handler", "dns"), ("pktvisor.direction", dir)],
         );
         if total == 0 {
             assert!(h.is_empty());
@@ -265,7 +275,9 @@ fn reader_push_matches_its_json_point_by_point() {
             assert_eq!(s.aggregation_temporality, 2);
         }
     }
-    assert!(hist >= 4, "rates and distributions arrive as histograms");
+    assert!(hist >= 1, "distributions arrive as histograms");
+    // rate histograms are left out by default
+    assert!(!ms.iter().any(|m| m.name.ends_with(".rate")));
     // times: the capture's, not the wall clock
     let start = u(d, &["period", "start_ts"]) as u64 * 1_000_000_000;
     for (_, s, t) in int_points(&ms, "pktvisor.dns.packets", &dns) {
@@ -277,7 +289,7 @@ fn reader_push_matches_its_json_point_by_point() {
         one(
             &ms,
             "pktvisor.pcap.tcp_reassembly_errors",
-            &[("handler", "pcap")]
+            &[("pktvisor.handler", "pcap")]
         ),
         u(&w["pcap"], &["tcp_reassembly_errors"])
     );
@@ -305,7 +317,7 @@ fn reader_push_matches_its_json_point_by_point() {
 fn kvs(a: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = a
         .iter()
-        .map(|k| (k.key.clone(), attr(a, &k.key).unwrap_or("").to_string()))
+        .map(|k| (k.key.clone(), attr_text(a, &k.key).unwrap_or_default()))
         .collect();
     v.sort();
     v
@@ -358,7 +370,7 @@ fn delta_points_per_bucket_sum_to_the_cumulative_total() {
     assert_eq!(w, w2, "same JSON either way");
     let cm = metrics(&cum);
     let dm = metrics(&delta);
-    let dns = [("handler", "dns")];
+    let dns = [("pktvisor.handler", "dns")];
     let total = u(&w["dns"], &["wire_packets", "total"]);
     assert_eq!(one(&cm, "pktvisor.dns.packets", &dns), total);
     let mut pts = int_points(&dm, "pktvisor.dns.packets", &dns);
@@ -388,7 +400,7 @@ fn delta_points_per_bucket_sum_to_the_cumulative_total() {
         if n == 0 {
             continue;
         }
-        let want = [("handler", "dns"), ("direction", dir)];
+        let want = [("pktvisor.handler", "dns"), ("pktvisor.direction", dir)];
         let c = exp_points(&cm, "pktvisor.dns.xact.duration", &want);
         let d = exp_points(&dm, "pktvisor.dns.xact.duration", &want);
         assert_eq!(c.len(), 1);
@@ -410,12 +422,19 @@ fn explicit_bucket_histograms_by_environment() {
     let (w, reqs) = push(
         &file,
         &[],
-        &[(
-            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-            "explicit_bucket_histogram",
-        )],
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                "explicit_bucket_histogram",
+            ),
+            ("PKTVISOR_OTLP_RATE_HISTOGRAMS", "true"),
+        ],
     );
     let ms = metrics(&reqs);
+    assert!(
+        ms.iter().any(|m| m.name == "pktvisor.dns.packet.rate"),
+        "PKTVISOR_OTLP_RATE_HISTOGRAMS=true adds the rate histograms"
+    );
     let mut n = 0;
     for m in &ms {
         assert!(!matches!(m.data, Some(Data::ExponentialHistogram(_))));
@@ -425,9 +444,19 @@ fn explicit_bucket_histograms_by_environment() {
                 assert_eq!(p.bucket_counts.iter().sum::<u64>(), p.count, "{}", m.name);
                 n += 1;
                 if m.name == "pktvisor.dns.xact.duration"
-                    && attr(&p.attributes, "direction") == Some("out")
+                    && attr(&p.attributes, "pktvisor.direction") == Some("out")
                 {
                     assert_eq!(p.count as i64, u(&w["dns"], &["xact", "out", "total"]));
+                    // seconds: the default bounds reach below one second
+                    let below_1s: u64 = p
+                        .explicit_bounds
+                        .iter()
+                        .zip(&p.bucket_counts)
+                        .filter(|(b, _)| **b < 1.0)
+                        .map(|(_, c)| *c)
+                        .sum();
+                    assert_eq!(below_1s, p.count, "DNS answers within a second");
+                    assert!(p.bucket_counts.iter().filter(|c| **c > 0).count() > 1);
                 }
             }
         }

@@ -164,6 +164,48 @@ pub fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
     })
 }
 
+/// Any scalar attribute value as text (ports are integers, coordinates doubles).
+pub fn attr_text(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attrs.iter().find(|k| k.key == key).and_then(|k| {
+        match k.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+            Some(any_value::Value::IntValue(i)) => Some(i.to_string()),
+            Some(any_value::Value::DoubleValue(d)) => Some(d.to_string()),
+            Some(any_value::Value::BoolValue(b)) => Some(b.to_string()),
+            _ => None,
+        }
+    })
+}
+
+/// Integer values of a Sum or Gauge metric's points whose attributes include `want` and
+/// satisfy `keep`.
+pub fn int_points_where(
+    ms: &[Metric],
+    name: &str,
+    want: &[(&str, &str)],
+    keep: impl Fn(&[KeyValue]) -> bool,
+) -> Vec<i64> {
+    let mut out = Vec::new();
+    for m in ms.iter().filter(|m| m.name == name) {
+        let pts = match &m.data {
+            Some(Data::Sum(s)) => &s.data_points,
+            Some(Data::Gauge(g)) => &g.data_points,
+            _ => continue,
+        };
+        for p in pts {
+            if want
+                .iter()
+                .all(|(k, v)| attr_text(&p.attributes, k).as_deref() == Some(*v))
+                && keep(&p.attributes)
+                && let Some(number_data_point::Value::AsInt(v)) = p.value
+            {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
 /// Every metric of every request.
 pub fn metrics(reqs: &[ExportMetricsServiceRequest]) -> Vec<Metric> {
     reqs.iter()
@@ -183,7 +225,9 @@ pub fn int_points(ms: &[Metric], name: &str, want: &[(&str, &str)]) -> Vec<(i64,
             _ => continue,
         };
         for p in pts {
-            if want.iter().all(|(k, v)| attr(&p.attributes, k) == Some(*v))
+            if want
+                .iter()
+                .all(|(k, v)| attr_text(&p.attributes, k).as_deref() == Some(*v))
                 && let Some(number_data_point::Value::AsInt(v)) = p.value
             {
                 out.push((v, p.start_time_unix_nano, p.time_unix_nano));

@@ -123,10 +123,10 @@ fn reader_push_arrives_through_rotel_unchanged() {
     );
     let total = w["dns"]["wire_packets"]["total"].as_i64().unwrap();
     assert!(total > 0);
-    let p = int_points(&ms, "pktvisor.dns.packets", &[("handler", "dns")]);
+    let p = int_points(&ms, "pktvisor.dns.packets", &[("pktvisor.handler", "dns")]);
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].0, total);
-    let net = int_points(&ms, "pktvisor.net.packets", &[("handler", "net")]);
+    let net = int_points(&ms, "pktvisor.net.packets", &[("pktvisor.handler", "net")]);
     assert_eq!(net[0].0, w["packets"]["total"].as_i64().unwrap());
     let qtypes = w["dns"]["top_qtype"].as_array().unwrap().len();
     assert_eq!(int_points(&ms, "pktvisor.dns.top.qtype", &[]).len(), qtypes);

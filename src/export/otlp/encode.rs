@@ -1,11 +1,16 @@
 //! The OTLP encoder: a `MetricSink` that turns snapshot walks into one
 //! `ExportMetricsServiceRequest`.
 //!
-//! This file owns the data-point shapes: counters → monotonic Sums, distributions and rates
-//! → ExponentialHistograms (explicit-bucket Histograms when configured), cardinalities and
-//! top-N lists → Gauges (one point per item). Points of the same OTel name from every
-//! handler and policy share one `Metric`; a distribution pktvisor shows twice (quantiles and
-//! histogram) becomes one point. Empty distributions produce no point (as pktvisor's JSON).
+//! This file owns the data-point shapes. Each metric's name, instrument, unit and fixed
+//! attributes come from the OTel identity its `Desc` declares (`metric::otel`): Sums are
+//! monotonic, Gauges carry cardinalities, top-N items (a point per item) and current counts,
+//! histograms are ExponentialHistograms (explicit-bucket Histograms when configured), with
+//! values converted as declared (microseconds to seconds, percent to ratio). Every point
+//! carries `pktvisor.policy`, `pktvisor.handler`, `pktvisor.tap` and its scope's attributes.
+//! Points of the same OTel name from every handler and policy share one `Metric`; a
+//! distribution pktvisor shows twice (quantiles and histogram) becomes one point. Empty
+//! distributions produce no point (as pktvisor's JSON). Per-second rate histograms are left
+//! out unless `EncodeOptions::rate_histograms` is on: backends derive rates from the Sums.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +23,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::naming::{self, Carry, Kind, OtelName};
+use crate::metric::otel::{Instrument, Otel, ValueType, key, value_type};
 use crate::metric::{Desc, MetricSink, Scope, Snapshot, TopEntry};
 use crate::sketch::{Distribution, Rate};
 use crate::time::Timespec;
@@ -56,16 +61,16 @@ impl Default for HistogramAggregation {
     }
 }
 
-/// The bounds of explicit histograms when none are configured: 1, 2, 5 per decade from 1
-/// to 5e9 (fits microseconds, bytes and per-second rates alike).
+/// The bounds of explicit histograms when none are configured: 1, 2, 5 per decade from
+/// 1e-6 to 5e9, so one list fits seconds (DNS answers in milliseconds and below), bytes,
+/// ratios and per-second rates alike.
 pub fn default_explicit_bounds() -> Vec<f64> {
     let mut v = Vec::new();
-    let mut decade = 1.0f64;
-    for _ in 0..10 {
-        for m in [1.0, 2.0, 5.0] {
-            v.push(m * decade);
+    for exp in -6..10 {
+        for m in [1, 2, 5] {
+            // parsed from text so that 2e-6 is the double nearest 2e-6, not 2 * 1e-6
+            v.push(format!("{m}e{exp}").parse::<f64>().unwrap_or(0.0));
         }
-        decade *= 10.0;
     }
     v
 }
@@ -77,6 +82,19 @@ pub struct EncodeOptions {
     pub temporality: Temporality,
     /// Distribution shape.
     pub histograms: HistogramAggregation,
+    /// Whether pktvisor's per-second rate histograms are exported (off by default).
+    pub rate_histograms: bool,
+}
+
+/// The OTLP data type name of an instrument under `histograms` (docs and logs).
+pub fn otlp_type(i: Instrument, histograms: &HistogramAggregation) -> &'static str {
+    match (i, histograms) {
+        (Instrument::Sum, _) => "Sum (monotonic)",
+        (Instrument::Gauge, _) => "Gauge",
+        (Instrument::Histogram, HistogramAggregation::Exponential { .. }) => "ExponentialHistogram",
+        (Instrument::Histogram, HistogramAggregation::Explicit { .. }) => "Histogram",
+        (Instrument::InHistogram, _) => "– (the histogram point's min/max)",
+    }
 }
 
 /// One encoded export with its size in data points.
@@ -90,11 +108,11 @@ pub struct ExportBatch {
 
 /// One snapshot to encode, with the names it is reported under and its time range.
 pub struct SnapshotRef<'a> {
-    /// Policy name (attribute `policy`).
+    /// Policy name (attribute `pktvisor.policy`).
     pub policy: &'a str,
-    /// Tap name (attribute `tap`).
+    /// Tap name (attribute `pktvisor.tap`).
     pub tap: &'a str,
-    /// Handler instance name (attribute `handler`).
+    /// Handler instance name (attribute `pktvisor.handler`).
     pub handler: &'a str,
     /// The values.
     pub snapshot: &'a dyn Snapshot,
@@ -116,6 +134,24 @@ pub fn kv(key: &str, value: &str) -> KeyValue {
             value: Some(any_value::Value::StringValue(value.to_string())),
         }),
         ..Default::default()
+    }
+}
+
+/// An attribute with the value type its key has (`metric::otel::value_type`): ports as
+/// integers and coordinates as doubles when the text is a number, strings otherwise.
+pub fn typed_kv(key: &str, value: &str) -> KeyValue {
+    let typed = match value_type(key) {
+        ValueType::Int => value.parse::<i64>().ok().map(any_value::Value::IntValue),
+        ValueType::Double => value.parse::<f64>().ok().map(any_value::Value::DoubleValue),
+        ValueType::Str => None,
+    };
+    match typed {
+        Some(v) => KeyValue {
+            key: key.to_string(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        },
+        None => kv(key, value),
     }
 }
 
@@ -150,10 +186,14 @@ impl RequestBuilder {
         }
         let mut sink = OtlpSink {
             b: self,
-            base: [("policy", s.policy), ("handler", s.handler), ("tap", s.tap)]
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect(),
+            base: [
+                (key::POLICY, s.policy),
+                (key::HANDLER, s.handler),
+                (key::TAP, s.tap),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect(),
             start: nanos(s.start),
             end: nanos(s.end),
         };
@@ -195,19 +235,19 @@ impl RequestBuilder {
         }
     }
 
-    fn metric(&mut self, name: &OtelName, help: &str, kind: Kind) -> &mut Metric {
-        let i = match self.index.get(&name.name) {
+    fn metric(&mut self, o: &Otel, help: &str) -> &mut Metric {
+        let i = match self.index.get(o.name) {
             Some(i) => *i,
             None => {
                 let t = self.temporality();
-                let data = match kind {
-                    Kind::Counter => Data::Sum(Sum {
+                let data = match o.instrument {
+                    Instrument::Sum => Data::Sum(Sum {
                         data_points: Vec::new(),
                         aggregation_temporality: t,
                         is_monotonic: true,
                     }),
-                    Kind::Cardinality | Kind::TopN => Data::Gauge(Gauge::default()),
-                    Kind::Distribution | Kind::Rate => match self.opts.histograms {
+                    Instrument::Gauge => Data::Gauge(Gauge::default()),
+                    Instrument::Histogram | Instrument::InHistogram => match self.opts.histograms {
                         HistogramAggregation::Exponential { .. } => {
                             Data::ExponentialHistogram(ExponentialHistogram {
                                 data_points: Vec::new(),
@@ -221,13 +261,14 @@ impl RequestBuilder {
                     },
                 };
                 self.metrics.push(Metric {
-                    name: name.name.clone(),
+                    name: o.name.to_string(),
                     description: help.to_string(),
-                    unit: name.unit.to_string(),
+                    unit: o.unit.to_string(),
                     data: Some(data),
                     ..Default::default()
                 });
-                self.index.insert(name.name.clone(), self.metrics.len() - 1);
+                self.index
+                    .insert(o.name.to_string(), self.metrics.len() - 1);
                 self.metrics.len() - 1
             }
         };
@@ -243,14 +284,12 @@ struct OtlpSink<'a> {
 }
 
 impl OtlpSink<'_> {
-    /// Attributes of a point: policy/handler/tap, folded name attributes, scope labels.
-    fn attrs(&self, name: &OtelName, s: &Scope<'_>) -> Vec<(String, String)> {
+    /// Attributes of a point: policy/handler/tap, the metric's fixed attributes, the
+    /// scope's attributes.
+    fn attrs(&self, o: &Otel, s: &Scope<'_>) -> Vec<(String, String)> {
         let mut a = self.base.clone();
-        for (k, v) in &name.attrs {
-            a.push(((*k).to_string(), v.clone()));
-        }
-        for (k, v) in s.labels {
-            a.push((naming::attribute_key(k).to_string(), (*v).to_string()));
+        for (k, v) in o.attrs.iter().chain(s.attrs) {
+            a.push(((*k).to_string(), (*v).to_string()));
         }
         a
     }
@@ -262,17 +301,17 @@ impl OtlpSink<'_> {
         self.b.seen.insert((name.to_string(), key, self.start))
     }
 
-    fn number(&mut self, d: &Desc, s: &Scope<'_>, kind: Kind, value: u64) {
-        let name = naming::map(d, kind);
-        if name.carry == Carry::InHistogram {
+    fn number(&mut self, d: &Desc, s: &Scope<'_>, value: u64) {
+        let o = &d.otel;
+        if o.instrument == Instrument::InHistogram {
             return;
         }
-        let attrs = self.attrs(&name, s);
-        if !self.first(&name.name, &attrs) {
+        let attrs = self.attrs(o, s);
+        if !self.first(o.name, &attrs) {
             return;
         }
         let p = NumberDataPoint {
-            attributes: attrs.iter().map(|(k, v)| kv(k, v)).collect(),
+            attributes: attrs.iter().map(|(k, v)| typed_kv(k, v)).collect(),
             start_time_unix_nano: self.start,
             time_unix_nano: self.end,
             value: Some(number_data_point::Value::AsInt(
@@ -280,30 +319,32 @@ impl OtlpSink<'_> {
             )),
             ..Default::default()
         };
-        push_number(self.b.metric(&name, d.help, kind), p);
-        self.b.points += 1;
+        if push_number(self.b.metric(o, d.help), p) {
+            self.b.points += 1;
+        }
     }
 
-    fn distribution(&mut self, d: &Desc, s: &Scope<'_>, kind: Kind, dist: &Distribution) {
+    fn distribution(&mut self, d: &Desc, s: &Scope<'_>, dist: &Distribution) {
         if dist.is_empty() {
             return;
         }
-        let name = naming::map(d, kind);
-        let attrs = self.attrs(&name, s);
-        if !self.first(&name.name, &attrs) {
+        let o = &d.otel;
+        let attrs = self.attrs(o, s);
+        if !self.first(o.name, &attrs) {
             return;
         }
-        let seconds;
-        let dist = if name.carry == Carry::MicrosAsSeconds {
-            seconds = dist.scaled(1e-6);
-            &seconds
-        } else {
+        let converted;
+        let factor = o.convert.factor();
+        let dist = if factor == 1.0 {
             dist
+        } else {
+            converted = dist.scaled(factor);
+            &converted
         };
-        let attributes: Vec<KeyValue> = attrs.iter().map(|(k, v)| kv(k, v)).collect();
+        let attributes: Vec<KeyValue> = attrs.iter().map(|(k, v)| typed_kv(k, v)).collect();
         let (start, end) = (self.start, self.end);
         let histograms = self.b.opts.histograms.clone();
-        let m = self.b.metric(&name, d.help, kind);
+        let m = self.b.metric(o, d.help);
         match (&mut m.data, histograms) {
             (
                 Some(Data::ExponentialHistogram(h)),
@@ -320,12 +361,14 @@ impl OtlpSink<'_> {
     }
 }
 
-fn push_number(m: &mut Metric, p: NumberDataPoint) {
+/// Adds a number point to a Sum or Gauge; false for other metric types.
+fn push_number(m: &mut Metric, p: NumberDataPoint) -> bool {
     match &mut m.data {
         Some(Data::Sum(s)) => s.data_points.push(p),
         Some(Data::Gauge(g)) => g.data_points.push(p),
-        _ => {}
+        _ => return false,
     }
+    true
 }
 
 /// An ExponentialHistogram point of `dist`, downscaled to `max_size` buckets per sign.
@@ -392,44 +435,46 @@ pub fn explicit_point(
 
 impl MetricSink for OtlpSink<'_> {
     fn counter(&mut self, d: &Desc, s: &Scope<'_>, value: u64) {
-        self.number(d, s, Kind::Counter, value);
+        self.number(d, s, value);
     }
 
     fn cardinality(&mut self, d: &Desc, s: &Scope<'_>, value: u64) {
-        self.number(d, s, Kind::Cardinality, value);
+        self.number(d, s, value);
     }
 
     fn quantiles(&mut self, d: &Desc, s: &Scope<'_>, dist: &Distribution, _integer: bool) {
-        self.distribution(d, s, Kind::Distribution, dist);
+        self.distribution(d, s, dist);
     }
 
     fn rate(&mut self, d: &Desc, s: &Scope<'_>, rate: &Rate, _live: Option<u64>) {
-        self.distribution(d, s, Kind::Rate, rate.samples());
+        if self.b.opts.rate_histograms {
+            self.distribution(d, s, rate.samples());
+        }
     }
 
     fn histogram(&mut self, d: &Desc, s: &Scope<'_>, dist: &Distribution, _integer: bool) {
-        self.distribution(d, s, Kind::Distribution, dist);
+        self.distribution(d, s, dist);
     }
 
-    fn topn(&mut self, d: &Desc, s: &Scope<'_>, item_label: &str, items: &[TopEntry]) {
-        let name = naming::map(d, Kind::TopN);
-        let base = self.attrs(&name, s);
-        let item_key = naming::attribute_key(item_label).to_string();
+    fn topn(&mut self, d: &Desc, s: &Scope<'_>, _item_label: &str, items: &[TopEntry]) {
+        let o = &d.otel;
+        let base = self.attrs(o, s);
         for e in items {
             if e.name.is_empty() {
                 continue;
             }
             let mut attrs = base.clone();
-            attrs.push((item_key.clone(), e.name.clone()));
-            if let Some((lat, lon)) = &e.lat_lon {
-                attrs.push(("lat".into(), lat.clone()));
-                attrs.push(("lon".into(), lon.clone()));
-            }
-            if !self.first(&name.name, &attrs) {
+            attrs.extend(
+                o.item
+                    .attributes(e)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v)),
+            );
+            if !self.first(o.name, &attrs) {
                 continue;
             }
             let p = NumberDataPoint {
-                attributes: attrs.iter().map(|(k, v)| kv(k, v)).collect(),
+                attributes: attrs.iter().map(|(k, v)| typed_kv(k, v)).collect(),
                 start_time_unix_nano: self.start,
                 time_unix_nano: self.end,
                 value: Some(number_data_point::Value::AsInt(
@@ -437,8 +482,9 @@ impl MetricSink for OtlpSink<'_> {
                 )),
                 ..Default::default()
             };
-            push_number(self.b.metric(&name, d.help, Kind::TopN), p);
-            self.b.points += 1;
+            if push_number(self.b.metric(o, d.help), p) {
+                self.b.points += 1;
+            }
         }
     }
 }

@@ -151,9 +151,9 @@ mod tests {
                 "K8S_POD_NAME" => Some("pktvisor-abc".into()),
                 "K8S_NAMESPACE_NAME" => Some("monitoring".into()),
                 "POD_NAMESPACE" => Some("older-name".into()),
-                "OTEL_RESOURCE_ATTRIBUTES" => {
-                    Some("deployment.environment=lab,service.name=x, team=net%2Cops,bad".into())
-                }
+                "OTEL_RESOURCE_ATTRIBUTES" => Some(
+                    "deployment.environment.name=lab,service.name=x, team=net%2Cops,bad".into(),
+                ),
                 "OTEL_SERVICE_NAME" => Some("edge-visor".into()),
                 _ => None,
             }
@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(a.get("service.instance.id"), Some("pktvisor-abc"));
         assert_eq!(a.get("team"), Some("net,ops"));
         assert_eq!(a.get("site"), Some("ams"));
-        assert_eq!(a.get("deployment.environment"), Some("lab"));
+        assert_eq!(a.get("deployment.environment.name"), Some("lab"));
         assert_eq!(a.get("service.version"), Some(env!("CARGO_PKG_VERSION")));
         assert_eq!(a.get("bad"), None);
     }

@@ -14,6 +14,7 @@ use super::dualtop::{DualTop, TopKey};
 use super::names::{Endpoint, PortKey, PortNames, dscp_name, ecn_name};
 use super::sidemap::SharedIds;
 use crate::enrich::geo::GeoLocation;
+use crate::metric::otel::key::{FLOW_DEVICE, INTERFACE};
 use crate::metric::{MetricSink, Scope, TopEntry};
 use crate::processor::snapshot::{Emit, EmitCtx};
 use crate::sketch::Cardinality;
@@ -254,9 +255,11 @@ impl Emit for FlowBucket {
             };
             let json = ["devices", dev_id.as_str()];
             let labels = [("device", dev_id.as_str())];
+            let attrs = [(FLOW_DEVICE, dev_id.as_str())];
             let ds = Scope {
                 json: &json,
                 labels: &labels,
+                attrs: &attrs,
             };
             if ctx.on(G_COUNTERS) {
                 sink.counter(&RECORDS_FLOWS, &ds, dev.total);
@@ -281,9 +284,11 @@ impl Emit for FlowBucket {
                     ("device", dev_id.as_str()),
                     ("device_interface", di.as_str()),
                 ];
+                let attrs = [(FLOW_DEVICE, dev_id.as_str()), (INTERFACE, ifn.as_str())];
                 let s = Scope {
                     json: &json,
                     labels: &labels,
+                    attrs: &attrs,
                 };
                 emit_interface(m, naming, &b.metrics.ids, ctx, &dims, &s, &ds, sink);
             }
@@ -304,10 +309,12 @@ fn emit_interface(
 ) {
     if ctx.on(G_CARDINALITY) {
         if ctx.on(G_CONVERSATIONS) {
-            // pktvisor's Prometheus quirk: device labels only
+            // pktvisor's Prometheus quirk: device labels only (OTLP keeps the interface,
+            // or the interfaces' points would collide)
             let conv = Scope {
                 json: s.json,
                 labels: ds.labels,
+                attrs: s.attrs,
             };
             sink.cardinality(
                 &CARDINALITY[0],

@@ -1,10 +1,11 @@
 //! The bucket of the v2 handlers (net and dns): metrics per direction (`in`, `out`,
 //! `unknown`), each created once something was counted in it, plus the filtered count
 //! (filtered events have no direction). It merges, rotates and is walked the same way for
-//! both: the root metrics, then each direction under its scope (a JSON key and a
-//! `direction` label).
+//! both: the root metrics, then each direction under its scope (a JSON key, a `direction`
+//! label and a `pktvisor.direction` attribute).
 
 use crate::config::hostspec::Direction;
+use crate::metric::otel::key::DIRECTION;
 use crate::metric::{Desc, MetricSink, Scope};
 use crate::processor::snapshot::{Emit, EmitCtx};
 use crate::window::{Bucket, BucketMetrics};
@@ -109,9 +110,11 @@ impl<M: DirectionEmit> Emit for PerDirection<M> {
             let Some(m) = m else { continue };
             let json = [NAMES[i]];
             let labels = [("direction", NAMES[i])];
+            let attrs = [(DIRECTION, NAMES[i])];
             let scope = Scope {
                 json: &json,
                 labels: &labels,
+                attrs: &attrs,
             };
             m.emit(ctx, sink, &scope);
         }

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::config::value::ConfigMap;
-use crate::metric::Desc;
+use crate::metric::{Desc, Otel};
 use crate::processor::groups::{GroupDef, GroupSet, resolve_groups, validate_config};
 use crate::processor::{
     BuildError, Processor, ProcessorConfig, ProcessorContext, ProcessorKind, parsed,
@@ -127,7 +127,7 @@ pub const fn group(name: &'static str, default_on: bool) -> GroupDef {
     GroupDef { name, default_on }
 }
 
-/// A metric both versions emit: one help text, each version's name.
+/// A metric both versions emit: one help text, each version's name and OTel identity.
 pub struct Both {
     /// v1's description.
     pub v1: Desc,
@@ -136,19 +136,18 @@ pub struct Both {
 }
 
 impl Both {
-    /// `help` for path `v1` under schema `schemas[0]` and `v2` under `schemas[1]`.
-    pub const fn new(schemas: [&'static str; 2], v1: Path, v2: Path, help: &'static str) -> Both {
+    /// `help` for path `v1` under schema `schemas[0]` and `v2` under `schemas[1]`, with
+    /// their OTel identities.
+    pub const fn new(
+        schemas: [&'static str; 2],
+        v1: Path,
+        v2: Path,
+        help: &'static str,
+        otel: [Otel; 2],
+    ) -> Both {
         Both {
-            v1: Desc {
-                schema: schemas[0],
-                path: v1,
-                help,
-            },
-            v2: Desc {
-                schema: schemas[1],
-                path: v2,
-                help,
-            },
+            v1: Desc::new(schemas[0], v1, help, otel[0]),
+            v2: Desc::new(schemas[1], v2, help, otel[1]),
         }
     }
 }
