@@ -22,6 +22,8 @@
 //! - `otlp`: OTLP delivery (config from YAML/env/flags, gRPC and HTTP transports, retry,
 //!   bounded queue, self-telemetry through the OpenTelemetry SDK).
 //! - `config`: pktvisor's config value model, host specs, taps/policies YAML.
+//! - `files`: bounded, regular-file reads of what the agent is pointed at; the log file.
+//! - `logging`: the `PKTVISOR_LOG` filter of the binaries.
 //! - `receiver`: capture files and BPF; dnstap (Frame Streams over sockets and files);
 //!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode).
 //! - `service`: plans, policy pipelines, running inputs.
@@ -34,6 +36,8 @@ pub mod decode;
 pub mod enrich;
 pub mod event;
 pub mod export;
+pub mod files;
+pub mod logging;
 pub mod metric;
 pub mod otlp;
 pub mod processor;

@@ -241,6 +241,7 @@ fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<ResolvedPlan>> {
         num_periods: args.periods,
         deep_sample_rate: args.max_deep_sample,
         forced,
+        socket_dirs: Vec::new(),
     };
     let mut plans = resolve_document(&loaded.doc, &defaults).map_err(|errors| {
         let text: Vec<String> = errors
@@ -262,9 +263,11 @@ fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<ResolvedPlan>> {
     Ok(plans)
 }
 
-/// Logs what a flow stream's decoder saw and returns its template table.
-fn report_flow(tap: &str, f: &Finished) -> Option<(String, String, TableStat)> {
-    let decoder = f.flow.as_ref()?;
+/// Logs what a flow stream's decoder saw and returns its bounded tables.
+fn report_flow(tap: &str, f: &Finished) -> Vec<(String, String, TableStat)> {
+    let Some(decoder) = f.flow.as_ref() else {
+        return Vec::new();
+    };
     let stats = decoder.stats();
     if stats.total_errors() > 0 {
         tracing::warn!(
@@ -287,19 +290,11 @@ fn report_flow(tap: &str, f: &Finished) -> Option<(String, String, TableStat)> {
             errors.join(" ")
         );
     }
-    let t = decoder.templates();
-    let ts = t.stats();
-    let limits = t.limits();
-    Some((
-        tap.to_string(),
-        String::new(),
-        TableStat {
-            name: "flow_templates",
-            len: t.len(),
-            limit: limits.max_domains.saturating_mul(limits.max_templates),
-            evicted: ts.evicted + ts.expired,
-        },
-    ))
+    decoder
+        .tables()
+        .into_iter()
+        .map(|t| (tap.to_string(), String::new(), t))
+        .collect()
 }
 
 /// Logs what a recording's receiver and worker saw.
@@ -624,14 +619,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let args = Args::parse();
-    let level = if args.verbose { "debug" } else { "info" };
+    let filter = match pktvisor::logging::env_filter(args.verbose) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PKTVISOR_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
+        .with_env_filter(filter)
         .init();
     match run(&args) {
         Ok(text) => {

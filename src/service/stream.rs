@@ -55,6 +55,7 @@ pub struct HandlerState {
 
 enum Control {
     Attach(Box<PolicyPipeline>),
+    Replace(Box<PolicyPipeline>),
     Detach(String, SyncSender<bool>),
     Snapshots {
         policy: Option<String>,
@@ -108,6 +109,63 @@ fn spawn_receiver(
         })
 }
 
+/// A cheap, cloneable way to ask a stream's worker for its state (snapshots, handlers,
+/// readings) without holding whatever owns the `Stream`: encoding a large window then does
+/// not block others.
+#[derive(Clone)]
+pub struct StreamHandle {
+    control: Sender<Control>,
+    wake: SyncSender<Delivery>,
+}
+
+impl std::fmt::Debug for StreamHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamHandle").finish_non_exhaustive()
+    }
+}
+
+impl StreamHandle {
+    /// Queues a control message and wakes the worker if it waits for data.
+    fn send_control(&self, c: Control) -> Result<(), ()> {
+        self.control.send(c).map_err(|_| ())?;
+        let _ = self.wake.try_send(Delivery::Wake);
+        Ok(())
+    }
+
+    fn ask<T: Default>(&self, make: impl FnOnce(SyncSender<T>) -> Control) -> T {
+        let (tx, rx) = sync_channel(1);
+        if self.send_control(make(tx)).is_err() {
+            return T::default();
+        }
+        rx.recv_timeout(REPLY_TIMEOUT).unwrap_or_default()
+    }
+
+    /// Snapshots of one policy (or every policy) on the stream.
+    pub fn snapshots_now(
+        &self,
+        policy: Option<&str>,
+        sel: Select,
+        now: Timespec,
+    ) -> Vec<PolicySnapshots> {
+        self.ask(|reply| Control::Snapshots {
+            policy: policy.map(str::to_string),
+            sel,
+            now,
+            reply,
+        })
+    }
+
+    /// Every handler on the stream, and (policy "") the stream's own tables.
+    pub fn handlers_now(&self) -> Vec<HandlerState> {
+        self.ask(Control::Handlers)
+    }
+
+    /// Every bucket of every handler on the stream, for the OTLP push.
+    pub fn readings_now(&self, now: Timespec) -> Vec<HandlerReading> {
+        self.ask(|tx| Control::Readings(now, tx))
+    }
+}
+
 /// A running input stream.
 pub struct Stream {
     /// `<tap>-<config hash>`.
@@ -120,8 +178,7 @@ pub struct Stream {
     pub host_spec: HostSpec,
     /// The receiver's status.
     pub status: Arc<ReceiverStatus>,
-    control: Sender<Control>,
-    wake: SyncSender<Delivery>,
+    handle: StreamHandle,
     shutdown: Shutdown,
     receiver: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
@@ -175,8 +232,10 @@ impl Stream {
             input,
             host_spec,
             status,
-            control: control_tx,
-            wake,
+            handle: StreamHandle {
+                control: control_tx,
+                wake,
+            },
             shutdown,
             receiver: None,
             worker: Some(worker),
@@ -191,29 +250,26 @@ impl Stream {
         Ok(stream)
     }
 
-    /// Queues a control message and wakes the worker if it waits for data.
-    fn send_control(&self, c: Control) -> Result<(), ()> {
-        self.control.send(c).map_err(|_| ())?;
-        let _ = self.wake.try_send(Delivery::Wake);
-        Ok(())
-    }
-
-    fn ask<T: Default>(&self, make: impl FnOnce(SyncSender<T>) -> Control) -> T {
-        let (tx, rx) = sync_channel(1);
-        if self.send_control(make(tx)).is_err() {
-            return T::default();
-        }
-        rx.recv_timeout(REPLY_TIMEOUT).unwrap_or_default()
+    /// A handle to ask the worker without holding the stream.
+    pub fn handle(&self) -> StreamHandle {
+        self.handle.clone()
     }
 
     /// Adds a policy's pipeline.
     pub fn attach(&self, p: PolicyPipeline) {
-        let _ = self.send_control(Control::Attach(Box::new(p)));
+        let _ = self.handle.send_control(Control::Attach(Box::new(p)));
+    }
+
+    /// Puts a policy's new pipeline in place of its old one in one step (attached when it
+    /// had none): events go to the old one until the new one takes over.
+    pub fn replace(&self, p: PolicyPipeline) {
+        let _ = self.handle.send_control(Control::Replace(Box::new(p)));
     }
 
     /// Removes a policy's pipeline; true when it was attached.
     pub fn detach_now(&self, policy: &str) -> bool {
-        self.ask(|tx| Control::Detach(policy.to_string(), tx))
+        self.handle
+            .ask(|tx| Control::Detach(policy.to_string(), tx))
     }
 
     /// Snapshots of one policy (or every policy) on this stream.
@@ -223,22 +279,17 @@ impl Stream {
         sel: Select,
         now: Timespec,
     ) -> Vec<PolicySnapshots> {
-        self.ask(|reply| Control::Snapshots {
-            policy: policy.map(str::to_string),
-            sel,
-            now,
-            reply,
-        })
+        self.handle.snapshots_now(policy, sel, now)
     }
 
     /// Every handler on this stream.
     pub fn handlers_now(&self) -> Vec<HandlerState> {
-        self.ask(Control::Handlers)
+        self.handle.handlers_now()
     }
 
     /// Every bucket of every handler on this stream, for the OTLP push.
     pub fn readings_now(&self, now: Timespec) -> Vec<HandlerReading> {
-        self.ask(|tx| Control::Readings(now, tx))
+        self.handle.readings_now(now)
     }
 
     /// Stops the receiver and waits for it; the worker keeps answering (idempotent).
@@ -253,7 +304,7 @@ impl Stream {
     pub fn stop(&mut self) {
         self.stop_receiver();
         if let Some(h) = self.worker.take() {
-            let _ = self.send_control(Control::Stop);
+            let _ = self.handle.send_control(Control::Stop);
             let _ = h.join();
         }
         self.status
@@ -274,6 +325,7 @@ impl Drop for Stream {
 fn control(w: &mut Worker, c: Control) -> bool {
     match c {
         Control::Attach(p) => w.attach(*p),
+        Control::Replace(p) => w.replace(*p),
         Control::Detach(name, reply) => {
             let _ = reply.send(w.detach(&name));
         }
@@ -311,7 +363,7 @@ fn control(w: &mut Worker, c: Control) -> bool {
                 policy: String::new(),
                 name: String::new(),
                 schema: "",
-                tables: vec![w.tcp_table()],
+                tables: w.own_tables(),
             });
             let _ = reply.send(out);
         }
