@@ -3,7 +3,6 @@
 //! (repeatable, later files win) < `PKTVISOR_*` environment < flags.
 
 use std::io::Write;
-use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use pktvisor::agent::config::{self, AgentSettings, Flags};
 use pktvisor::agent::otlp_push::{self, OtlpPush};
-use pktvisor::agent::{Agent, default_document, http};
+use pktvisor::agent::{Agent, default_document};
 
 const ABOUT: &str = "pktvisord: network observability agent (pktvisor 4.5 compatible).
 
@@ -64,6 +63,13 @@ struct Args {
     /// Register the admin routes (POST/DELETE of taps and policies, DELETE /api/v1/server).
     #[arg(long)]
     admin_api: bool,
+    /// File holding a bearer token every admin (write) route then requires
+    /// (env PKTVISOR_ADMIN_TOKEN_FILE).
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Directory dnstap unix sockets may be created in (repeatable; default: anywhere).
+    #[arg(long, value_name = "DIR")]
+    dnstap_socket_dir: Vec<PathBuf>,
     /// MaxMind GeoIP City database.
     #[arg(long, value_name = "FILE")]
     geo_city: Option<PathBuf>,
@@ -172,6 +178,15 @@ impl Args {
         f.opt("tls_cert", path(&self.tls_cert));
         f.opt("tls_key", path(&self.tls_key));
         f.on("admin_api", self.admin_api);
+        f.opt("admin_token_file", path(&self.admin_token_file));
+        if !self.dnstap_socket_dir.is_empty() {
+            let dirs: Vec<String> = self
+                .dnstap_socket_dir
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            f.set("dnstap_socket_dirs", dirs);
+        }
         f.opt("geo_city", path(&self.geo_city));
         f.opt("geo_asn", path(&self.geo_asn));
         f.opt("default_geo_city", path(&self.default_geo_city));
@@ -231,9 +246,7 @@ impl Write for Syslog {
 }
 
 fn init_logging(s: &AgentSettings) -> Result<()> {
-    let level = if s.verbose { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PKTVISOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = pktvisor::logging::env_filter(s.verbose).map_err(|e| anyhow!(e))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if s.syslog {
         let ident = c"pktvisord";
@@ -245,10 +258,7 @@ fn init_logging(s: &AgentSettings) -> Result<()> {
             .with_writer(std::sync::Mutex::new(Syslog))
             .init();
     } else if let Some(p) = &s.log_file {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
+        let f = pktvisor::files::open_log_file(p)
             .with_context(|| format!("cannot open log file {}", p.display()))?;
         builder
             .with_ansi(false)
@@ -307,51 +317,7 @@ fn check_crashpad(s: &AgentSettings) -> Result<()> {
 }
 
 async fn serve(agent: Arc<Agent>) -> Result<()> {
-    let s = &agent.settings;
-    let addr = (s.host.as_str(), s.port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| anyhow!("unable to bind to {}:{}", s.host, s.port))?;
-    let std_listener = std::net::TcpListener::bind(addr)
-        .map_err(|_| anyhow!("unable to bind to {}:{}", s.host, s.port))?;
-    std_listener.set_nonblocking(true)?;
-    let app = http::router(agent.clone());
-    tracing::info!(
-        "{} listening on {}://{addr}",
-        pktvisor::VISOR_VERSION,
-        if s.tls { "https" } else { "http" }
-    );
-    let stop = agent.shutdown.clone();
-    if s.tls {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) else {
-            bail!("you must specify --tls-key and --tls-cert to use --tls");
-        };
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-            .await
-            .map_err(|_| anyhow!("invalid TLS configuration"))?;
-        let handle = axum_server::Handle::new();
-        let h = handle.clone();
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            h.graceful_shutdown(Some(Duration::from_secs(2)));
-        });
-        axum_server::from_tcp_rustls(std_listener, tls)?
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await?;
-    } else {
-        use axum::serve::ListenerExt;
-        // Without TCP_NODELAY a multi-write response waits on the client's delayed ACK.
-        let listener = tokio::net::TcpListener::from_std(std_listener)?.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await?;
-    }
-    Ok(())
+    Ok(pktvisor::agent::server::serve(agent).await?)
 }
 
 fn spawn_signal_handlers(agent: Arc<Agent>) -> Result<()> {
@@ -427,6 +393,7 @@ fn run(args: Args) -> Result<()> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(pktvisor::agent::server::MAX_BLOCKING_THREADS)
         .enable_all()
         .build()?;
     let result = rt.block_on(async {
