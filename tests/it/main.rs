@@ -22,6 +22,7 @@ mod engine;
 mod flow;
 mod flow_processor;
 mod flow_udp;
+mod hardening;
 mod otlp_collector;
 mod otlp_delivery;
 mod otlp_docs;
