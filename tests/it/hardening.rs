@@ -1046,3 +1046,52 @@ fn bad_tables_environment_and_log_files_stop_the_start() {
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
 }
+
+#[test]
+fn a_reload_hands_a_socket_over_to_the_input_that_replaces_its_holder() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have_curl() {
+        return;
+    }
+    let dir = temp_path("handover");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("dnstap.sock");
+    let log = temp_path("handover.log");
+    let doc = |mode: &str| {
+        format!(
+            "visor:\n  taps:\n    d: {{input_type: dnstap, config: {{socket: \"{}\", socket_mode: \"{mode}\"}}}}\n  policies:\n    d:\n      kind: collection\n      input: {{tap: d, input_type: dnstap}}\n      handlers: {{modules: {{dns: {{type: dns}}}}}}\n",
+            sock.display()
+        )
+    };
+    let cfg = temp_file("handover.yaml", &doc("0600"));
+    let a = AgentProc::start(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+    let mode = || {
+        std::fs::metadata(&sock)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    wait_until(10, "the socket", || mode() == 0o600);
+    let (before, _) = input_of(&a, "d");
+    // the same socket with another mode: a new input that needs the old one's socket
+    std::fs::write(&cfg, doc("0660")).unwrap();
+    hup(&a);
+    wait_log(&log, "reload: unchanged: -; changed: d", 1);
+    wait_until(10, "the new socket", || mode() == 0o660);
+    let (after, _) = input_of(&a, "d");
+    assert_ne!(before, after, "a new input stream");
+    wait_until(10, "the new input to run", || {
+        a.get("/readyz").status == 200
+    });
+    let ready = a.get("/readyz").json();
+    assert_eq!(ready["inputs"].as_array().map(Vec::len), Some(1), "{ready}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
