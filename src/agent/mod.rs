@@ -134,6 +134,7 @@ impl Agent {
     /// Every definition is resolved first and every problem reported at once; nothing
     /// keeps running on error.
     pub fn start(config: AgentConfig, extra: Option<VisorDocument>) -> Result<Agent, StartError> {
+        server::tune_allocator();
         let admin_token = match &config.settings.admin_token_file {
             Some(p) => Some(auth::AdminToken::load(p)?),
             None => None,
