@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Fuzzes the targets in fuzz/fuzz_targets for a bounded time (SECONDS in all: 3/8 for
-# `decode`, frames through decode, reassembly and the processors; a quarter for `dns`, DNS
-# messages and DNS-over-TCP streams; 1/8 for `dnstap`, Frame Streams bytes through the
-# codec, handshake, protobuf, mapping and the dns/net processors; 1/8 each for `netflow` and
-# `sflow`, export datagrams through the flow decoder, its template caches and the flow
-# processor), seeded with real frames, DNS messages, dnstap streams and flow exports from
-# pktvisor's fixtures and ours. Fails on any crash,
-# panic or timeout.
+# Fuzzes every way into the agent and the reader for a bounded time, SECONDS in all, split
+# in twentieths: `decode` 4 (frames through decode, reassembly and the processors), `dns` 3
+# (DNS messages and DNS-over-TCP streams), `dnstap` 2 (Frame Streams bytes through the codec,
+# handshake, protobuf, mapping and the dns/net processors), `netflow` 2 and `sflow` 2 (export
+# datagrams through the flow decoder, its template caches and budgets, and the flow
+# processor), `pcap_file` 2 (capture files: pcap, pcapng, gzip), `dnstap_file` 1 (the dnstap
+# file wrapper), `config` 2 (YAML documents of both styles resolved into plans: config files,
+# admin API bodies, reloads), `hostspec` 1 and `iana_csv` 1 (the IANA service registry);
+# seeded with real frames, DNS messages, dnstap streams, flow exports, captures, configs and
+# CSVs from pktvisor's fixtures and ours. Every target runs with an RSS limit (512 MiB), so
+# memory blow-ups are found like crashes. Fails on any crash, panic, timeout or RSS overrun.
 #   scripts/fuzz.sh [SECONDS]   (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +18,8 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 base="${FUZZ_CORPUS:-${CARGO_TARGET_DIR:-$PWD/target}/fuzz-corpus}"
-mkdir -p "$base/decode" "$base/dns" "$base/dnstap" "$base/netflow" "$base/sflow"
+targets=(decode dns dnstap netflow sflow pcap_file dnstap_file config hostspec iana_csv)
+for t in "${targets[@]}"; do mkdir -p "$base/$t"; done
 base="$(cd "$base" && pwd)"
 shopt -s nullglob
 shared="${PKTVISOR_SHARED_DIR:-../shared}"
@@ -42,6 +46,10 @@ EOF
 python3 scripts/flow_fuzz_seeds.py "$base/netflow" "$base/sflow" \
   "$shared"/fixtures/pktvisor/nf*.pcap "$shared"/fixtures/pktvisor/ipfix.pcap \
   "$shared"/fixtures/pktvisor/sflow*.pcap fixtures/flow/*.pcap
+# capture, dnstap and CSV files (their heads, plain and gzip-compressed), configs, host specs
+python3 scripts/file_fuzz_seeds.py "$base" "$shared"/fixtures/pktvisor/*.pcap \
+  "$shared"/fixtures/pktvisor/*.dnstap "$shared"/fixtures/pktvisor/*.csv fixtures/*.pcap \
+  fixtures/*.pcapng fixtures/dns/*.pcap fixtures/dnstap/*.dnstap
 cd fuzz
 run() {
   local target="$1" secs="$2"
@@ -50,7 +58,8 @@ run() {
   log="$(mktemp)"
   # Stable toolchain: no sanitizer (-s none); libFuzzer still finds panics, which abort.
   if cargo fuzz run -s none "$target" "$base/$target" -- \
-    -max_total_time="$secs" -max_len=8192 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+    -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=512 \
+    -malloc_limit_mb=512 -print_final_stats=1 >"$log" 2>&1; then
     echo "$target: $(grep -E "^Done" "$log")"
     rm -f "$log"
   else
@@ -59,8 +68,16 @@ run() {
     exit 1
   fi
 }
-run decode $((seconds * 3 / 8))
-run dns $((seconds / 4))
-run dnstap $((seconds / 8))
-run netflow $((seconds / 8))
-run sflow $((seconds - seconds * 3 / 8 - seconds / 4 - seconds / 8 - seconds / 8))
+# twentieths of SECONDS per target; the last takes what rounding left
+share=(4 3 2 2 2 2 1 2 1 1)
+used=0
+for i in "${!targets[@]}"; do
+  if ((i == ${#targets[@]} - 1)); then
+    secs=$((seconds - used))
+  else
+    secs=$((seconds * share[i] / 20))
+  fi
+  ((secs < 1)) && secs=1
+  used=$((used + secs))
+  run "${targets[$i]}" "$secs"
+done

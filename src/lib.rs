@@ -24,6 +24,8 @@
 //! - `otlp`: OTLP delivery (config from YAML/env/flags, gRPC and HTTP transports, retry,
 //!   bounded queue, self-telemetry through the OpenTelemetry SDK).
 //! - `config`: pktvisor's config value model, host specs, taps/policies YAML.
+//! - `files`: bounded, regular-file reads of what the agent is pointed at; the log file.
+//! - `logging`: the `PKTVISOR_LOG` filter of the binaries.
 //! - `receiver`: capture files and BPF; dnstap (Frame Streams over sockets and files);
 //!   flow (sFlow / NetFlow / IPFIX datagrams, template caches, capture-file mode);
 //!   netprobe (active ICMP echo and TCP connect probes).
@@ -38,6 +40,7 @@ pub mod decode;
 pub mod enrich;
 pub mod event;
 pub mod export;
+pub mod files;
 pub mod metric;
 pub mod ops;
 pub mod otlp;

@@ -92,7 +92,7 @@ fn otlp_settings(s: &AgentSettings) -> Result<(), String> {
 }
 
 /// Key names whose values are secrets.
-fn secret_key(k: &str) -> bool {
+pub(crate) fn secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
     [
         "token",

@@ -104,6 +104,21 @@ pub struct AgentSettings {
     pub cp_custom: Option<String>,
     /// Accepted and ignored.
     pub cp_path: Option<String>,
+    /// A file holding the admin API's bearer token: every write route and
+    /// `DELETE /api/v1/server` then need `Authorization: Bearer <token>`.
+    pub admin_token_file: Option<PathBuf>,
+    /// HTTP connections served at once (also kept below the open-file limit); past it the
+    /// connection idle longest makes room.
+    pub http_max_connections: u64,
+    /// Seconds a client has to send a request's headers (from connect, or from its first
+    /// byte after a response).
+    pub http_header_timeout: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    pub http_idle_timeout: u64,
+    /// Directories dnstap unix sockets may be created in (empty: anywhere).
+    pub dnstap_socket_dirs: Vec<PathBuf>,
+    /// Bytes every dnstap connection's frames not yet complete may hold together.
+    pub dnstap_partial_frame_budget: u64,
 }
 
 impl Default for AgentSettings {
@@ -148,6 +163,13 @@ impl Default for AgentSettings {
             cp_url: None,
             cp_custom: None,
             cp_path: None,
+            admin_token_file: None,
+            http_max_connections: 1024,
+            http_header_timeout: 10,
+            http_idle_timeout: 60,
+            dnstap_socket_dirs: Vec::new(),
+            dnstap_partial_frame_budget: crate::receiver::dnstap::budget::DEFAULT_PARTIAL_BUDGET
+                as u64,
         }
     }
 }
@@ -212,6 +234,29 @@ impl AgentSettings {
                 format!("{} is outside 1-100", self.max_deep_sample),
             ));
         }
+        for (key, v, lo, hi) in [
+            (
+                "http_max_connections",
+                self.http_max_connections,
+                1,
+                1 << 20,
+            ),
+            ("http_header_timeout", self.http_header_timeout, 1, 3600),
+            ("http_idle_timeout", self.http_idle_timeout, 1, 86_400),
+            (
+                "dnstap_partial_frame_budget",
+                self.dnstap_partial_frame_budget,
+                64 << 10,
+                1 << 40,
+            ),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                errors.push(ConfigError::at(
+                    format!("visor.config.{key}"),
+                    format!("{v} is outside {lo}-{hi}"),
+                ));
+            }
+        }
     }
 }
 
@@ -251,6 +296,8 @@ pub struct AgentConfig {
     pub files: Vec<PathBuf>,
     /// What the files held (for placing later problems and printing the configuration).
     pub loaded: Loaded,
+    /// The command-line flags given (a reload reads the files again under them).
+    pub flags: Dict,
 }
 
 /// A YAML scalar typed with pktvisor's rules, as a figment value.
@@ -311,6 +358,7 @@ pub fn load_with_env(
             definitions: definitions(&loaded),
             files: files.to_vec(),
             loaded,
+            flags: flags.clone(),
         }),
         _ => Err(ConfigErrors(errors)),
     }
@@ -368,16 +416,31 @@ pub fn load_parts(
             data: profile,
         });
     }
-    figment = figment
-        .merge(Env::prefixed("PKTVISOR_").filter(move |k| {
+    let env = {
+        let known = known.clone();
+        Env::prefixed("PKTVISOR_").filter(move |k| {
             // Only settings: PKTVISOR_LOG, PKTVISOR_SHARED_DIR, … belong to others.
             known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))
-        }))
-        .merge(Layer {
-            name: "command-line flags".into(),
-            data: Map::from([(figment::Profile::Default, flags.clone())]),
-        });
+        })
+    };
+    figment = figment.merge(env.clone()).merge(Layer {
+        name: "command-line flags".into(),
+        data: Map::from([(figment::Profile::Default, flags.clone())]),
+    });
     let settings = extract_all(&figment, &mut errors);
+    // A bad environment value that a flag overrides is still a mistake: report it too.
+    let overridden: Vec<String> = flags.keys().cloned().collect();
+    if !overridden.is_empty() {
+        let env_only = Figment::from(Serialized::defaults(AgentSettings::default())).merge(env);
+        let mut env_errors = Vec::new();
+        extract_all(&env_only, &mut env_errors);
+        for e in env_errors {
+            let key = e.path.strip_prefix("visor.config.").unwrap_or(&e.path);
+            if overridden.iter().any(|k| k == key) && !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+    }
     if let Some(s) = &settings {
         s.validate(&mut errors);
     }

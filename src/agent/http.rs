@@ -3,8 +3,14 @@
 //! `{"error": "…"}`; admin routes (POST/DELETE) exist only with `--admin-api`. Every request
 //! is logged `REQUEST: <method> <path> <status>`.
 //!
-//! Handlers take the registry lock on a blocking thread: reads ask each stream's worker
-//! for snapshots, which never waits on packet processing for more than one batch.
+//! Handlers run on the bounded blocking pool. Reads take the registry lock only to copy a
+//! `RegistryView` (stream handles, definitions); asking the workers for snapshots and
+//! encoding them, however large the window, happens after the lock is released, so
+//! `/readyz` and other requests never wait on it. Admin writes hold the lock while they
+//! change the registry. With an admin token (`auth`), every write route needs it; every
+//! request marks its connection busy for the server's connection tracking (`server`).
+//! `/metrics` also carries the agent's self-metrics: inputs, every bounded table (with what
+//! its bound refused), the HTTP server and the OTLP exporter.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::agent::Agent;
 use crate::agent::info::{policies_info, policy_info, tap_info, taps_info};
-use crate::agent::registry::{AgentError, Registry};
+use crate::agent::registry::{AgentError, Registry, RegistryView};
 use crate::config::visor::parse_document;
 use crate::export::json::{to_string, write_snapshot};
 use crate::export::prometheus::PromWriter;
@@ -79,6 +85,27 @@ async fn with_registry<T: Send + 'static>(
         })
 }
 
+/// Runs `f` on a view of the registry, off the async threads; the lock is held only while
+/// the view is copied.
+async fn with_view<T: Send + 'static>(
+    agent: &Shared,
+    f: impl FnOnce(&RegistryView) -> T + Send + 'static,
+) -> Result<T, AgentError> {
+    let agent = agent.clone();
+    tokio::task::spawn_blocking(move || {
+        let view = agent.registry().view();
+        let out = f(&view);
+        drop(view);
+        crate::agent::server::release_free_memory();
+        out
+    })
+    .await
+    .map_err(|e| AgentError {
+        status: 500,
+        message: e.to_string(),
+    })
+}
+
 fn failure(e: AgentError) -> Response {
     error(e.status, &e.message)
 }
@@ -106,6 +133,7 @@ pub fn router(agent: Shared) -> Router {
         tap = tap.delete(delete_tap);
         r = r.route("/api/v1/server", delete(stop_server));
     }
+    let token = agent.admin_token().cloned();
     r.route("/api/v1/metrics/app", get(app))
         .route("/api/v1/metrics/rates", get(rates))
         .route("/api/v1/metrics/{kind}/{n}", get(legacy_metrics))
@@ -127,7 +155,12 @@ pub fn router(agent: Shared) -> Router {
             get(|| async { body(StatusCode::OK, "text/plain", "ok\n".into()) }),
         )
         .route("/readyz", get(readyz))
+        .route_layer(middleware::from_fn_with_state(
+            token,
+            crate::agent::auth::require_token,
+        ))
         .fallback(|| async { not_found() })
+        .layer(middleware::from_fn(crate::agent::server::track_request))
         .layer(middleware::from_fn(log_request))
         .with_state(agent)
 }
@@ -190,7 +223,7 @@ async fn legacy_metrics(
     let Some(sel) = select(&kind, &n) else {
         return not_found();
     };
-    let res = with_registry(&a, move |reg| {
+    let res = with_view(&a, move |reg| {
         if reg.api_policy("default").is_none() {
             return Err(AgentError::not_found("no \"default\" policy exists"));
         }
@@ -219,11 +252,12 @@ async fn legacy_metrics(
             }
             Select::Window(n) => format!("{n}m"),
         };
-        Ok(json!({ key: Value::Object(out) }))
+        // encoded here, so the tree is freed before the view's memory is given back
+        Ok(to_string(&json!({ key: Value::Object(out) })))
     })
     .await;
     match res {
-        Ok(Ok(v)) => json_resp(StatusCode::OK, &v),
+        Ok(Ok(text)) => body(StatusCode::OK, "text/json", text),
         Ok(Err(e)) | Err(e) => failure(e),
     }
 }
@@ -238,7 +272,7 @@ async fn policy_metrics(
     if !valid_name(&name) {
         return not_found();
     }
-    let res = with_registry(&a, move |reg| {
+    let res = with_view(&a, move |reg| {
         let all = name == "__all";
         if !all && reg.api_policy(&name).is_none() {
             return Err(AgentError::not_found("policy does not exist"));
@@ -266,18 +300,18 @@ async fn policy_metrics(
         if !all && out.is_empty() {
             out.insert(name.clone(), Value::Object(Map::new()));
         }
-        Ok(Value::Object(out))
+        Ok(to_string(&Value::Object(out)))
     })
     .await;
     match res {
-        Ok(Ok(v)) => json_resp(StatusCode::OK, &v),
+        Ok(Ok(text)) => body(StatusCode::OK, "text/json", text),
         Ok(Err(e)) | Err(e) => failure(e),
     }
 }
 
 /// Bucket 1 (the last complete minute) when it exists, else the live bucket 0.
 fn prometheus_snapshots(
-    reg: &Registry,
+    reg: &RegistryView,
     policy: Option<&str>,
 ) -> Vec<crate::service::stream::PolicySnapshots> {
     let complete = reg.snapshots(policy, Select::Bucket(1));
@@ -287,9 +321,15 @@ fn prometheus_snapshots(
     reg.snapshots(policy, Select::Bucket(0))
 }
 
-/// Agent self-metrics: packets, queue depth, restarts and state per input stream, and
-/// the bounded tables of every handler.
-fn self_metrics(reg: &Registry, otlp: Option<crate::otlp::ExportStats>, w: &mut PromWriter) {
+/// Agent self-metrics: packets, queue depth, restarts and state per input stream, every
+/// bounded table (entries, bound, what the bound refused), the HTTP server and the OTLP
+/// exporter.
+fn self_metrics(
+    reg: &RegistryView,
+    otlp: Option<crate::otlp::ExportStats>,
+    http: crate::agent::server::HttpStatsSnapshot,
+    w: &mut PromWriter,
+) {
     if let Some(e) = otlp {
         for (name, help, v) in [
             (
@@ -326,12 +366,75 @@ fn self_metrics(reg: &Registry, otlp: Option<crate::otlp::ExportStats>, w: &mut 
             w.gauge(name, help, &[], v);
         }
     }
-    for s in &reg.streams {
-        let st = &s.stream.status;
+    for (name, help, v) in [
+        (
+            "pktvisord_http_connections_open",
+            "HTTP connections open",
+            http.open,
+        ),
+        (
+            "pktvisord_http_connections_limit",
+            "HTTP connections open at most (below the open-file limit)",
+            http.limit,
+        ),
+        (
+            "pktvisord_http_connections_accepted",
+            "HTTP connections accepted",
+            http.accepted,
+        ),
+        (
+            "pktvisord_http_connections_evicted",
+            "HTTP connections closed to make room (not busy, waiting longest)",
+            http.evicted,
+        ),
+        (
+            "pktvisord_http_connections_refused",
+            "HTTP connections refused because every open one was busy",
+            http.refused,
+        ),
+        (
+            "pktvisord_http_header_timeouts",
+            "HTTP connections closed because a request head did not arrive in time",
+            http.header_timeouts,
+        ),
+        (
+            "pktvisord_http_idle_timeouts",
+            "HTTP keep-alive connections closed after waiting too long for a request",
+            http.idle_timeouts,
+        ),
+    ] {
+        w.gauge(name, help, &[], v);
+    }
+    for (input, tap, policy, handler, t) in reg.tables() {
         let labels = [
-            ("input", s.stream.name.as_str()),
-            ("tap", s.stream.tap.as_str()),
+            ("input", input.as_str()),
+            ("tap", tap.as_str()),
+            ("policy", policy.as_str()),
+            ("handler", handler.as_str()),
+            ("table", t.name),
         ];
+        w.gauge(
+            "pktvisord_table_entries",
+            "Entries (or bytes, for tables named *_bytes) a bounded table holds",
+            &labels,
+            t.len as u64,
+        );
+        w.gauge(
+            "pktvisord_table_limit",
+            "The bound of a bounded table",
+            &labels,
+            t.limit as u64,
+        );
+        w.gauge(
+            "pktvisord_table_refused",
+            "Entries a bounded table refused or evicted because of its bound",
+            &labels,
+            t.evicted,
+        );
+    }
+    for s in &reg.streams {
+        let st = &s.status;
+        let labels = [("input", s.name.as_str()), ("tap", s.tap.as_str())];
         w.gauge(
             "pktvisord_input_packets",
             "Frames or messages received by the input stream",
@@ -362,7 +465,8 @@ fn self_metrics(reg: &Registry, otlp: Option<crate::otlp::ExportStats>, w: &mut 
 async fn prometheus_default(State(a): State<Shared>) -> Response {
     let instance = a.settings.prom_instance.clone();
     let otlp = a.otlp_stats();
-    let res = with_registry(&a, move |reg| {
+    let http = a.http_stats().snapshot();
+    let res = with_view(&a, move |reg| {
         reg.api_policy("default")?;
         let mut w = PromWriter::new(instance.as_deref());
         for p in prometheus_snapshots(reg, Some("default")) {
@@ -375,7 +479,7 @@ async fn prometheus_default(State(a): State<Shared>) -> Response {
                 }
             }
         }
-        self_metrics(reg, otlp, &mut w);
+        self_metrics(reg, otlp, http, &mut w);
         Some(w.finish())
     })
     .await;
@@ -392,7 +496,8 @@ async fn policy_prometheus(State(a): State<Shared>, Path(name): Path<String>) ->
     }
     let instance = a.settings.prom_instance.clone();
     let otlp = a.otlp_stats();
-    let res = with_registry(&a, move |reg| {
+    let http = a.http_stats().snapshot();
+    let res = with_view(&a, move |reg| {
         let all = name == "__all";
         if !all && reg.api_policy(&name).is_none() {
             return None;
@@ -413,7 +518,7 @@ async fn policy_prometheus(State(a): State<Shared>, Path(name): Path<String>) ->
             }
         }
         if all {
-            self_metrics(reg, otlp, &mut w);
+            self_metrics(reg, otlp, http, &mut w);
         }
         Some(w.finish())
     })
@@ -430,7 +535,7 @@ async fn policy_prometheus(State(a): State<Shared>, Path(name): Path<String>) ->
 }
 
 async fn list_taps(State(a): State<Shared>) -> Response {
-    match with_registry(&a, |reg| taps_info(reg)).await {
+    match with_view(&a, taps_info).await {
         Ok(v) => json_resp(StatusCode::OK, &v),
         Err(e) => failure(e),
     }
@@ -440,7 +545,7 @@ async fn get_tap(State(a): State<Shared>, Path(name): Path<String>) -> Response 
     if !valid_name(&name) {
         return not_found();
     }
-    let res = with_registry(&a, move |reg| {
+    let res = with_view(&a, move |reg| {
         reg.taps
             .iter()
             .find(|t| t.name == name)
@@ -455,8 +560,8 @@ async fn get_tap(State(a): State<Shared>, Path(name): Path<String>) -> Response 
 }
 
 async fn list_policies(State(a): State<Shared>) -> Response {
-    match with_registry(&a, |reg| policies_info(reg)).await {
-        Ok(v) => json_resp(StatusCode::OK, &v),
+    match with_view(&a, |reg| to_string(&policies_info(reg))).await {
+        Ok(text) => body(StatusCode::OK, "text/json", text),
         Err(e) => failure(e),
     }
 }
@@ -465,7 +570,7 @@ async fn get_policy(State(a): State<Shared>, Path(name): Path<String>) -> Respon
     if !valid_name(&name) {
         return not_found();
     }
-    let res = with_registry(&a, move |reg| {
+    let res = with_view(&a, move |reg| {
         reg.api_policy(&name)
             .map(|p| json!({ p.name.clone(): policy_info(reg, p) }))
     })
@@ -555,10 +660,11 @@ async fn create_policy(State(a): State<Shared>, headers: HeaderMap, b: Bytes) ->
             .ok_or_else(|| AgentError::create("no policies found in schema"))?;
         let name = def.name.clone();
         reg.add_policy(def)?;
-        let entry = reg
+        let view = reg.view();
+        let entry = view
             .api_policy(&name)
             .ok_or_else(|| AgentError::create("policy vanished"))?;
-        Ok(json!({ name.clone(): policy_info(reg, entry) }))
+        Ok(json!({ name.clone(): policy_info(&view, entry) }))
     })
     .await;
     match res {

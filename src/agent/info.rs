@@ -1,11 +1,13 @@
 //! pktvisor's info objects (reference §6.3): taps, policies, their inputs and handlers, as
-//! `serde_json` values for the REST API.
+//! `serde_json` values for the REST API, built from a `RegistryView` (no lock held). An
+//! input's info also lists its bounded tables (`input.tables`: TCP reassembly, flow
+//! template bytes and domains, dnstap connections and partial-frame bytes) with what each
+//! bound refused.
 
 use serde_json::{Map, Value, json};
 
-use crate::agent::registry::{PolicyEntry, Registry};
+use crate::agent::registry::{PolicyEntry, RegistryView};
 use crate::config::visor::TapDef;
-use crate::export::json::snapshot_value;
 use crate::processor::Select;
 use crate::service::stream::HandlerState;
 use crate::time::Timespec;
@@ -40,7 +42,7 @@ pub fn tap_info(t: &TapDef) -> Value {
 }
 
 /// `{"<tap>": {…}}` for every tap (`null` when there are none, as pktvisor does).
-pub fn taps_info(reg: &Registry) -> Value {
+pub fn taps_info(reg: &RegistryView) -> Value {
     let m: Map<String, Value> = reg
         .taps
         .iter()
@@ -49,14 +51,23 @@ pub fn taps_info(reg: &Registry) -> Value {
     or_null(m)
 }
 
-fn input_info(reg: &Registry, stream_name: &str) -> Value {
+fn tables_json(tables: &[crate::metric::TableStat]) -> Value {
+    Value::Array(
+        tables
+            .iter()
+            .map(|t| json!({"name": t.name, "len": t.len, "limit": t.limit, "evicted": t.evicted}))
+            .collect(),
+    )
+}
+
+fn input_info(reg: &RegistryView, stream_name: &str, states: &[HandlerState]) -> Value {
     let Some(s) = reg.stream(stream_name) else {
         return Value::Null;
     };
-    let status = &s.stream.status;
+    let status = &s.status;
     let running = status.running.load(std::sync::atomic::Ordering::SeqCst);
     // A stream whose input takes the policy filter has it merged into its config already.
-    let cfg = &s.input.config;
+    let cfg = &s.plan.config;
     let mut m = Map::new();
     m.insert(
         "module".into(),
@@ -71,8 +82,9 @@ fn input_info(reg: &Registry, stream_name: &str) -> Value {
     if let Some(e) = status.last_error() {
         input["error"] = Value::String(e);
     }
+    input["tables"] = tables_json(&s.own_tables(states));
     m.insert("input".into(), input);
-    if let Some((key, v)) = s.stream.input.describe(&s.stream.host_spec, status) {
+    if let Some((key, v)) = s.input.describe(&s.host_spec, status) {
         m.insert(key.into(), v);
     }
     Value::Object(m)
@@ -105,9 +117,94 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Collects a snapshot's counters named `events`, `total` or `deep_samples` at their JSON
+/// paths (the `events` object of a period), without building the snapshot's whole JSON: for
+/// a flow bucket of a thousand devices that would be a hundred MB of transient memory.
+struct EventsSink(Map<String, Value>);
+
+impl EventsSink {
+    fn keep(&mut self, d: &crate::metric::Desc, s: &crate::metric::Scope<'_>, value: u64) {
+        let path: Vec<&str> = s.json.iter().chain(d.path.iter()).copied().collect();
+        let Some((last, parents)) = path.split_last() else {
+            return;
+        };
+        if !matches!(*last, "events" | "total" | "deep_samples")
+            || parents.first() == Some(&"period")
+        {
+            return;
+        }
+        let mut node = &mut self.0;
+        for key in parents {
+            let entry = node
+                .entry((*key).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            node = match entry {
+                Value::Object(m) => m,
+                _ => return,
+            };
+        }
+        node.insert((*last).to_string(), Value::from(value));
+    }
+}
+
+impl crate::metric::MetricSink for EventsSink {
+    fn counter(&mut self, d: &crate::metric::Desc, s: &crate::metric::Scope<'_>, value: u64) {
+        self.keep(d, s, value);
+    }
+    fn cardinality(&mut self, d: &crate::metric::Desc, s: &crate::metric::Scope<'_>, value: u64) {
+        self.keep(d, s, value);
+    }
+    fn quantiles(
+        &mut self,
+        _: &crate::metric::Desc,
+        _: &crate::metric::Scope<'_>,
+        _: &crate::sketch::Distribution,
+        _: bool,
+    ) {
+    }
+    fn rate(
+        &mut self,
+        _: &crate::metric::Desc,
+        _: &crate::metric::Scope<'_>,
+        _: &crate::sketch::Rate,
+        _: Option<u64>,
+    ) {
+    }
+    fn histogram(
+        &mut self,
+        _: &crate::metric::Desc,
+        _: &crate::metric::Scope<'_>,
+        _: &crate::sketch::Distribution,
+        _: bool,
+    ) {
+    }
+    fn topn(
+        &mut self,
+        _: &crate::metric::Desc,
+        _: &crate::metric::Scope<'_>,
+        _: &str,
+        _: &[crate::metric::TopEntry],
+    ) {
+    }
+}
+
 /// The `events` object of a period: the handler's counters named `events`, `total` or
 /// `deep_samples`, and its event rates, at their own JSON paths.
-fn period_events(v: &Value) -> Value {
+fn period_events(snap: &dyn crate::metric::Snapshot) -> Value {
+    if !snap.has_output() {
+        return Value::Object(Map::new());
+    }
+    let mut sink = EventsSink(Map::new());
+    snap.visit(&mut sink);
+    Value::Object(sink.0)
+}
+
+/// The same from a snapshot's JSON (what `period_events` must agree with).
+#[cfg(test)]
+fn period_events_of_json(v: &Value) -> Value {
     fn walk(v: &Value, out: &mut Map<String, Value>) {
         let Value::Object(m) = v else { return };
         for (k, child) in m {
@@ -135,7 +232,7 @@ fn period_events(v: &Value) -> Value {
 }
 
 fn handler_info(
-    reg: &Registry,
+    reg: &RegistryView,
     entry: &PolicyEntry,
     name: &str,
     states: &[HandlerState],
@@ -155,7 +252,7 @@ fn handler_info(
         let n = settings.as_ref().map_or(1, |w| w.num_periods);
         for i in 0..n {
             let snaps =
-                s.stream
+                s.handle
                     .snapshots_now(Some(&entry.name), Select::Bucket(i), Timespec::now());
             let Some(Ok(list)) = snaps.into_iter().next().map(|p| p.snapshots) else {
                 break;
@@ -168,7 +265,7 @@ fn handler_info(
                 "start_tstamp": ts_text(p.start),
                 "read_only": !p.live,
                 "length": p.length,
-                "events": period_events(&snapshot_value(snap.as_ref())),
+                "events": period_events(snap.as_ref()),
             });
             if !p.live {
                 o["end_tstamp"] = Value::String(ts_text(p.end));
@@ -176,14 +273,7 @@ fn handler_info(
             periods.push(o);
         }
     }
-    let tables: Vec<Value> = state
-        .map(|s| {
-            s.tables
-                .iter()
-                .map(|t| json!({"name": t.name, "len": t.len, "limit": t.limit, "evicted": t.evicted}))
-                .collect()
-        })
-        .unwrap_or_default();
+    let tables = state.map_or(Value::Array(Vec::new()), |s| tables_json(&s.tables));
     Some(json!({
         "module": {
             "config": h.config.to_json(),
@@ -201,14 +291,14 @@ fn handler_info(
 }
 
 /// The info object of one policy.
-pub fn policy_info(reg: &Registry, entry: &PolicyEntry) -> Value {
+pub fn policy_info(reg: &RegistryView, entry: &PolicyEntry) -> Value {
     let mut inputs = Map::new();
     let mut modules = Map::new();
     let mut taps = Map::new();
     for plan in &entry.plans {
         let sname = &plan.input.stream_name;
-        inputs.insert(sname.clone(), input_info(reg, sname));
         let states = reg.handler_states(sname);
+        inputs.insert(sname.clone(), input_info(reg, sname, &states));
         for h in &plan.handlers {
             if let Some(v) = handler_info(reg, entry, &h.name, &states) {
                 modules.insert(h.name.clone(), v);
@@ -228,7 +318,7 @@ pub fn policy_info(reg: &Registry, entry: &PolicyEntry) -> Value {
 }
 
 /// `{"<policy>": {…}}` for every policy.
-pub fn policies_info(reg: &Registry) -> Value {
+pub fn policies_info(reg: &RegistryView) -> Value {
     let m: Map<String, Value> = reg
         .policies
         .iter()
@@ -259,8 +349,36 @@ mod tests {
         let v = json!({"dns": {"wire_packets": {"events": 5, "deep_samples": 4, "udp": 3},
             "period": {"length": 1}, "cardinality": {"qname": 2}}});
         assert_eq!(
-            period_events(&v),
+            period_events_of_json(&v),
             json!({"wire_packets": {"events": 5, "deep_samples": 4}})
         );
+    }
+
+    #[test]
+    fn period_events_from_the_walk_equal_those_from_the_json() {
+        use crate::config::value::{ConfigMap, ConfigValue};
+        use crate::export::json::snapshot_value;
+        use crate::processor::{Processor, ProcessorContext, Select};
+        let ctx = ProcessorContext::default();
+        let mut c = ConfigMap::new();
+        c.set("num_periods", ConfigValue::U64(2));
+        for (t, v) in [
+            ("net", "1.0"),
+            ("dns", "1.0"),
+            ("dns", "2.0"),
+            ("pcap", "1.0"),
+        ] {
+            let mut p: Box<dyn Processor> =
+                crate::processor::build(t, v, &c, &ctx).expect("builds");
+            let now = Timespec::now();
+            p.handle(&crate::event::Event::Start(now));
+            p.handle(&crate::event::Event::Tick(now));
+            let snap = p.snapshot(Select::Bucket(0), now).expect("bucket 0");
+            assert_eq!(
+                period_events(snap.as_ref()),
+                period_events_of_json(&snapshot_value(snap.as_ref())),
+                "{t} {v}"
+            );
+        }
     }
 }

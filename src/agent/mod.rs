@@ -4,16 +4,21 @@
 //!
 //! - `config`: layered settings (defaults < files < `PKTVISOR_*` < flags) and definitions.
 //! - `registry`: taps, policies, stream sharing and reference counting, resources policies.
+//! - `reload`: SIGHUP as a diff of resolved graphs (unchanged policies untouched).
 //! - `info`: pktvisor's info JSON for taps and policies.
-//! - `http`: the REST API and Prometheus endpoint.
+//! - `http`: the REST API and Prometheus endpoint; `auth`: the admin token.
+//! - `server`: the HTTP(S) server (timeouts, connection bound, blocking pool).
 //! - `otlp_push`: the periodic OTLP push and self-telemetry.
 
+pub mod auth;
 pub mod check;
 pub mod config;
 pub mod http;
 pub mod info;
 pub mod otlp_push;
 pub mod registry;
+pub mod reload;
+pub mod server;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +47,10 @@ pub struct Agent {
     /// Names of taps and policies that came from config files (replaced on reload).
     from_files: Mutex<(Vec<String>, Vec<String>)>,
     files: Vec<PathBuf>,
+    /// The command-line flags (a reload reads the files again under them).
+    flags: figment::value::Dict,
+    admin_token: Option<auth::AdminToken>,
+    http: Arc<server::HttpStats>,
     started: Instant,
     /// Cancelled to stop the agent (signals, `DELETE /api/v1/server`).
     pub shutdown: CancellationToken,
@@ -66,6 +75,9 @@ pub enum StartError {
     /// A GeoIP database or the IANA registry could not be loaded.
     #[error("{0}")]
     Enrichment(String),
+    /// The admin token file could not be read.
+    #[error("{0}")]
+    AdminToken(#[from] auth::TokenError),
 }
 
 /// The processors' shared services from the settings.
@@ -83,12 +95,14 @@ pub fn processor_context(s: &AgentSettings) -> Result<ProcessorContext, StartErr
     })
 }
 
-/// The plan defaults of the settings (`--periods`, `--max-deep-sample`).
+/// The plan defaults of the settings (`--periods`, `--max-deep-sample`, where dnstap
+/// sockets may go).
 pub fn plan_defaults(s: &AgentSettings) -> PlanDefaults {
     PlanDefaults {
         num_periods: s.periods,
         deep_sample_rate: s.max_deep_sample,
         forced: ConfigMap::new(),
+        socket_dirs: s.dnstap_socket_dirs.clone(),
     }
 }
 
@@ -120,6 +134,14 @@ impl Agent {
     /// Every definition is resolved first and every problem reported at once; nothing
     /// keeps running on error.
     pub fn start(config: AgentConfig, extra: Option<VisorDocument>) -> Result<Agent, StartError> {
+        server::tune_allocator();
+        let admin_token = match &config.settings.admin_token_file {
+            Some(p) => Some(auth::AdminToken::load(p)?),
+            None => None,
+        };
+        crate::receiver::dnstap::ByteBudget::global().set_limit(
+            usize::try_from(config.settings.dnstap_partial_frame_budget).unwrap_or(usize::MAX),
+        );
         let ctx = processor_context(&config.settings)?;
         let mut reg = Registry::new(plan_defaults(&config.settings), ctx);
         reg.workers = config.settings.workers();
@@ -134,6 +156,9 @@ impl Agent {
             registry: Mutex::new(reg),
             from_files: Mutex::new(names),
             files: config.files,
+            flags: config.flags,
+            admin_token,
+            http: Arc::default(),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
             otlp: std::sync::OnceLock::new(),
@@ -143,6 +168,16 @@ impl Agent {
     /// The registry, locked.
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The admin API's bearer token, when one is configured.
+    pub fn admin_token(&self) -> Option<&auth::AdminToken> {
+        self.admin_token.as_ref()
+    }
+
+    /// The HTTP server's counters.
+    pub fn http_stats(&self) -> Arc<server::HttpStats> {
+        Arc::clone(&self.http)
     }
 
     /// Registers the running OTLP exporter (its counters go to `/metrics`).
@@ -176,34 +211,31 @@ impl Agent {
         (list.iter().all(|(_, ok, _)| *ok), list)
     }
 
-    /// SIGHUP: reads the config files again and resolves them whole; then replaces the taps
-    /// and policies they define. A file that does not resolve keeps the running
-    /// configuration.
-    pub fn reload(&self) -> Result<(), String> {
-        let cfg =
-            config::load(&self.files, &figment::value::Dict::new()).map_err(|e| e.to_string())?;
-        let reg = Registry::new(plan_defaults(&self.settings), ProcessorContext::default());
-        resolve_definitions(&reg, &cfg.definitions).map_err(|e| {
-            ConfigErrors(e.into_iter().map(|x| cfg.loaded.place(x)).collect()).to_string()
-        })?;
+    /// SIGHUP: reads the config files again (under the same flags and environment) and
+    /// resolves them whole; then applies the difference (`reload`): unchanged policies keep
+    /// running untouched, changed ones are replaced (new first), removed ones stopped. On any
+    /// problem the running configuration stays exactly as it was. Changed settings are
+    /// reported as needing a restart.
+    pub fn reload_report(&self) -> Result<reload::ReloadReport, String> {
+        let cfg = config::load(&self.files, &self.flags).map_err(|e| e.to_string())?;
+        let restart = reload::restart_only_changes(&self.settings, &cfg.settings);
         let mut reg = self.registry();
         let mut names = self.from_files.lock().unwrap_or_else(|p| p.into_inner());
-        for p in &names.1 {
-            let _ = reg.remove_policy(p);
+        let (mut report, now) = reload::apply(&mut reg, &names, &cfg.definitions, &cfg.loaded)
+            .map_err(|e| e.to_string())?;
+        *names = now;
+        report.restart_needed = restart;
+        Ok(report)
+    }
+
+    /// `reload_report`, logging what it did and which settings need a restart.
+    pub fn reload(&self) -> Result<(), String> {
+        let report = self.reload_report()?;
+        tracing::info!("reload: {report}");
+        for s in &report.restart_needed {
+            tracing::warn!("reload: {s} needs a restart of pktvisord to take effect");
         }
-        for t in &names.0 {
-            let _ = reg.remove_tap(t);
-        }
-        match apply(&mut reg, &cfg.definitions, &cfg.loaded) {
-            Ok(n) => {
-                *names = n;
-                Ok(())
-            }
-            Err(e) => {
-                *names = (Vec::new(), Vec::new());
-                Err(e.to_string())
-            }
-        }
+        Ok(())
     }
 
     /// Stops every input's receiver (upstream first); the workers keep answering reads.

@@ -59,12 +59,45 @@ fn self_points(agent: &Agent, handle: &OtlpHandle) -> Vec<SelfPoint> {
             }
         };
     {
-        let reg = agent.registry();
-        for s in &reg.streams {
-            let st = &s.stream.status;
+        let reg = agent.registry().view();
+        for (input, tap, policy, handler, t) in reg.tables() {
             let attrs = vec![
-                ("pktvisor.input".to_string(), s.stream.name.clone()),
-                ("pktvisor.tap".to_string(), s.stream.tap.clone()),
+                ("pktvisor.input".to_string(), input),
+                ("pktvisor.tap".to_string(), tap),
+                ("pktvisor.policy".to_string(), policy),
+                ("pktvisor.handler".to_string(), handler),
+                ("pktvisor.table".to_string(), t.name.to_string()),
+            ];
+            out.push(point(
+                "pktvisor.table.entries",
+                "{entry}",
+                "Entries (bytes for *_bytes tables) a bounded table holds",
+                t.len as f64,
+                attrs.clone(),
+                SelfKind::Gauge,
+            ));
+            out.push(point(
+                "pktvisor.table.limit",
+                "{entry}",
+                "The bound of a bounded table",
+                t.limit as f64,
+                attrs.clone(),
+                SelfKind::Gauge,
+            ));
+            out.push(point(
+                "pktvisor.table.refused",
+                "{entry}",
+                "Entries a bounded table refused or evicted because of its bound",
+                t.evicted as f64,
+                attrs,
+                SelfKind::Counter,
+            ));
+        }
+        for s in &reg.streams {
+            let st = &s.status;
+            let attrs = vec![
+                ("pktvisor.input".to_string(), s.name.clone()),
+                ("pktvisor.tap".to_string(), s.tap.clone()),
             ];
             out.push(point(
                 "pktvisor.receiver.packets",
@@ -189,9 +222,12 @@ impl OtlpPush {
                         _ = stop.cancelled() => return encoder,
                     }
                     let a = agent.clone();
-                    let readings = tokio::task::spawn_blocking(move || a.registry().readings())
-                        .await
-                        .unwrap_or_default();
+                    let readings = tokio::task::spawn_blocking(move || {
+                        let view = a.registry().view();
+                        view.readings()
+                    })
+                    .await
+                    .unwrap_or_default();
                     if let Some(batch) = encoder.encode(readings, false) {
                         handle.submit(batch);
                     }
@@ -211,9 +247,12 @@ impl OtlpPush {
         self.stop.cancel();
         if let Ok(mut encoder) = self.task.await {
             let a = agent.clone();
-            let readings = tokio::task::spawn_blocking(move || a.registry().readings())
-                .await
-                .unwrap_or_default();
+            let readings = tokio::task::spawn_blocking(move || {
+                let view = a.registry().view();
+                view.readings()
+            })
+            .await
+            .unwrap_or_default();
             if let Some(batch) = encoder.encode(readings, true) {
                 self.handle.submit(batch);
             }

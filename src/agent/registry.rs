@@ -6,17 +6,27 @@
 //! handler. Deleting a policy detaches it; a stream left with only its resources policy is
 //! stopped and removed with it. Creation is transactional: on any error everything created
 //! for the policy is removed again. Errors carry pktvisor's texts and HTTP codes.
+//!
+//! Reads do not hold the registry while workers build snapshots or encoders walk them:
+//! `view` copies what they need (definitions, stream handles, statuses) in a moment, and
+//! `RegistryView` answers from that copy.
+
+use std::sync::Arc;
 
 use crate::config::collector::Exports;
 use crate::config::error::ConfigError;
+use crate::config::hostspec::HostSpec;
 use crate::config::value::ConfigMap;
-use crate::config::visor::{PolicyDef, TapDef, VisorDocument};
+use crate::config::visor::{PolicyDef, TapDef, VisorDocument, check_module_name};
+use crate::metric::TableStat;
 use crate::processor::{ProcessorContext, Select};
+use crate::receiver::ReceiverConfig;
+use crate::receiver::context::ReceiverStatus;
 use crate::service::pipeline::PolicyPipeline;
 use crate::service::plan::{
     InputPlan, PlanDefaults, PolicyPlan, ResolvedPlan, resolve_policy, tap_input,
 };
-use crate::service::stream::{HandlerState, PolicySnapshots, Stream};
+use crate::service::stream::{HandlerState, PolicySnapshots, Stream, StreamHandle};
 use crate::time::Timespec;
 
 /// How long creating a policy waits for a new input to start (open its source).
@@ -71,7 +81,7 @@ impl AgentError {
 }
 
 /// A policy as registered.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PolicyEntry {
     /// Name.
     pub name: String,
@@ -128,6 +138,7 @@ impl Registry {
 
     /// Adds a tap.
     pub fn add_tap(&mut self, tap: TapDef) -> Result<(), AgentError> {
+        check_module_name(&tap.name).map_err(AgentError::create)?;
         tracing::info!("tap [{}]: parsing", tap.name);
         if self.taps.iter().any(|t| t.name == tap.name) {
             return Err(AgentError::create(format!(
@@ -243,51 +254,95 @@ impl Registry {
                 attached.push(name);
                 continue;
             }
-            for claim in r.input.resources() {
-                if let Some(other) = self.streams.iter().find(|s| {
-                    s.stream
+            self.check_claims(r, &[])?;
+            self.start_stream(r, &[r])?;
+            created.push(name);
+        }
+        Ok(())
+    }
+
+    /// Errors when a resource `r`'s input claims is held by a running stream (other than
+    /// those named in `leaving`).
+    pub(crate) fn check_claims(
+        &self,
+        r: &ResolvedPlan,
+        leaving: &[String],
+    ) -> Result<(), AgentError> {
+        for claim in r.input.resources() {
+            if let Some(other) = self.streams.iter().find(|s| {
+                !leaving.contains(&s.stream.name)
+                    && s.stream
                         .input
                         .resources()
                         .iter()
                         .any(|c| c.collides(&claim))
-                }) {
-                    return Err(AgentError::create(format!(
-                        "{claim} is already used by input stream {}",
-                        other.stream.name
-                    )));
-                }
+            }) {
+                return Err(AgentError::create(format!(
+                    "{claim} is already used by input stream {}",
+                    other.stream.name
+                )));
             }
-            let resources = r
-                .resources_plan(self.defaults.num_periods)
-                .map_err(AgentError::create)?;
-            let workers = r.workers.unwrap_or(self.workers);
-            tracing::info!("policy [{}]: creating input stream: {name}", r.plan.name);
-            let mut stream =
-                Stream::prepare(&name, &r.plan.input.tap, r.input.clone(), workers, &|| {
-                    vec![
-                        PolicyPipeline::build(&resources, &self.ctx),
-                        PolicyPipeline::build(r, &self.ctx),
-                    ]
-                })
-                .map_err(|e| failed_to_start(&r.plan.name, e))?;
-            if !self.hold_starts {
-                // Started synchronously, as in pktvisor: when the policy is created its
-                // input runs (or the creation fails with the input's error).
-                start_now(&mut stream).map_err(|e| failed_to_start(&r.plan.name, e))?;
-            }
-            tracing::info!("policy [{}]: starting", resources.plan.name);
-            self.streams.push(StreamEntry {
-                stream,
-                input: r.plan.input.clone(),
-                policies: vec![resources.plan.name.clone(), r.plan.name.clone()],
-            });
-            self.policies.push(PolicyEntry {
-                name: resources.plan.name.clone(),
-                plans: vec![resources.plan],
-                resources_of: Some(name.clone()),
-            });
-            created.push(name);
         }
+        Ok(())
+    }
+
+    /// Whether a running stream holds a resource `r`'s input claims.
+    pub(crate) fn claims_collide(&self, r: &ResolvedPlan) -> Vec<String> {
+        let claims = r.input.resources();
+        self.streams
+            .iter()
+            .filter(|s| {
+                s.stream
+                    .input
+                    .resources()
+                    .iter()
+                    .any(|c| claims.iter().any(|x| x.collides(c)))
+            })
+            .map(|s| s.stream.name.clone())
+            .collect()
+    }
+
+    /// Starts the input stream of `r`: its resources policy first, then `plans`, each a
+    /// policy on it (every worker builds its own pipelines); registers it with its
+    /// resources policy. Unless [`Registry::hold_starts`] is set, the input runs (or has
+    /// failed with its error) when this returns.
+    pub(crate) fn start_stream(
+        &mut self,
+        r: &ResolvedPlan,
+        plans: &[&ResolvedPlan],
+    ) -> Result<(), AgentError> {
+        let name = r.plan.input.stream_name.clone();
+        let resources = r
+            .resources_plan(self.defaults.num_periods)
+            .map_err(AgentError::create)?;
+        let mut policies = vec![resources.plan.name.clone()];
+        policies.extend(plans.iter().map(|p| p.plan.name.clone()));
+        let workers = r.workers.unwrap_or(self.workers);
+        tracing::info!("policy [{}]: creating input stream: {name}", r.plan.name);
+        let ctx = &self.ctx;
+        let make = || {
+            let mut all = vec![PolicyPipeline::build(&resources, ctx)];
+            all.extend(plans.iter().map(|p| PolicyPipeline::build(p, ctx)));
+            all
+        };
+        let mut stream = Stream::prepare(&name, &r.plan.input.tap, r.input.clone(), workers, &make)
+            .map_err(|e| failed_to_start(&r.plan.name, e))?;
+        if !self.hold_starts {
+            // Started synchronously, as in pktvisor: when the policy is created its input
+            // runs (or the creation fails with the input's error).
+            start_now(&mut stream).map_err(|e| failed_to_start(&r.plan.name, e))?;
+        }
+        tracing::info!("policy [{}]: starting", resources.plan.name);
+        self.streams.push(StreamEntry {
+            stream,
+            input: r.plan.input.clone(),
+            policies,
+        });
+        self.policies.push(PolicyEntry {
+            name: resources.plan.name.clone(),
+            plans: vec![resources.plan],
+            resources_of: Some(name),
+        });
         Ok(())
     }
 
@@ -303,7 +358,7 @@ impl Registry {
         }
     }
 
-    fn drop_stream(&mut self, name: &str) {
+    pub(crate) fn drop_stream(&mut self, name: &str) {
         if let Some(i) = self.streams.iter().position(|s| s.stream.name == name) {
             let mut s = self.streams.remove(i);
             s.stream.stop();
@@ -390,13 +445,110 @@ impl Registry {
         self.streams.iter().find(|s| s.stream.name == name)
     }
 
+    /// A copy of what reads need, taken in a moment: answer from it without the lock.
+    pub fn view(&self) -> RegistryView {
+        RegistryView {
+            taps: self.taps.clone(),
+            policies: self.policies.clone(),
+            streams: self
+                .streams
+                .iter()
+                .map(|s| StreamView {
+                    name: s.stream.name.clone(),
+                    tap: s.stream.tap.clone(),
+                    input: Arc::clone(&s.stream.input),
+                    host_spec: s.stream.host_spec.clone(),
+                    status: Arc::clone(&s.stream.status),
+                    handle: s.stream.handle(),
+                    plan: s.input.clone(),
+                    policies: s.policies.clone(),
+                })
+                .collect(),
+            exports: self.exports.clone(),
+        }
+    }
+}
+
+/// What a read needs of one stream.
+#[derive(Clone, Debug)]
+pub struct StreamView {
+    /// `<tap>-<config hash>`.
+    pub name: String,
+    /// Tap name.
+    pub tap: String,
+    /// The input's config.
+    pub input: Arc<dyn ReceiverConfig>,
+    /// Host spec in use.
+    pub host_spec: HostSpec,
+    /// The receiver's status.
+    pub status: Arc<ReceiverStatus>,
+    /// Asks the stream's worker.
+    pub handle: StreamHandle,
+    /// The input plan that created it.
+    pub plan: InputPlan,
+    /// Policies attached (including its resources policy).
+    pub policies: Vec<String>,
+}
+
+impl StreamView {
+    /// The stream's own bounded tables: the worker's (TCP reassembly, flow templates) and
+    /// the receiver's (dnstap connections and partial frames).
+    pub fn own_tables(&self, states: &[HandlerState]) -> Vec<TableStat> {
+        let mut out: Vec<TableStat> = states
+            .iter()
+            .filter(|h| h.policy.is_empty())
+            .flat_map(|h| h.tables.iter().cloned())
+            .collect();
+        out.extend(self.status.tables());
+        out
+    }
+}
+
+/// A copy of the registry for reads (see `Registry::view`).
+#[derive(Clone, Debug, Default)]
+pub struct RegistryView {
+    /// Taps in creation order.
+    pub taps: Vec<TapDef>,
+    /// Policies in creation order.
+    pub policies: Vec<PolicyEntry>,
+    /// Streams in creation order.
+    pub streams: Vec<StreamView>,
+    /// Exporters of policies from collector-style pipelines.
+    pub exports: Vec<(String, Exports)>,
+}
+
+impl RegistryView {
+    /// The entry of a policy.
+    pub fn policy(&self, name: &str) -> Option<&PolicyEntry> {
+        self.policies.iter().find(|p| p.name == name)
+    }
+
+    /// The exporters a policy's metrics go to.
+    pub fn exports(&self, name: &str) -> Exports {
+        self.exports
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, e)| *e)
+            .unwrap_or_default()
+    }
+
+    /// The entry of a policy the REST API and `/metrics` serve.
+    pub fn api_policy(&self, name: &str) -> Option<&PolicyEntry> {
+        self.policy(name).filter(|p| self.exports(&p.name).api)
+    }
+
+    /// The stream of a name.
+    pub fn stream(&self, name: &str) -> Option<&StreamView> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+
     /// Snapshots of one policy (all its streams) or of every policy the API serves, in
     /// policy order.
     pub fn snapshots(&self, policy: Option<&str>, sel: Select) -> Vec<PolicySnapshots> {
         let now = Timespec::now();
         let mut out = Vec::new();
         for s in &self.streams {
-            out.extend(s.stream.snapshots_now(policy, sel, now));
+            out.extend(s.handle.snapshots_now(policy, sel, now));
         }
         out.retain(|p| self.exports(&p.policy).api);
         let order = |name: &str| self.policies.iter().position(|p| p.name == name);
@@ -410,16 +562,46 @@ impl Registry {
         let mut out: Vec<_> = self
             .streams
             .iter()
-            .flat_map(|s| s.stream.readings_now(now))
+            .flat_map(|s| s.handle.readings_now(now))
             .collect();
         out.retain(|r| self.exports(&r.policy).otlp);
         out
     }
 
-    /// Handler states of every stream.
+    /// Handler states of a stream (and, under policy "", the stream's own tables).
     pub fn handler_states(&self, stream: &str) -> Vec<HandlerState> {
         self.stream(stream)
-            .map(|s| s.stream.handlers_now())
+            .map(|s| s.handle.handlers_now())
             .unwrap_or_default()
+    }
+
+    /// Every bounded table: (stream, tap, policy, handler, table); the stream's own tables
+    /// have an empty policy and handler.
+    pub fn tables(&self) -> Vec<(String, String, String, String, TableStat)> {
+        let mut out = Vec::new();
+        for s in &self.streams {
+            let states = s.handle.handlers_now();
+            for t in s.own_tables(&states) {
+                out.push((
+                    s.name.clone(),
+                    s.tap.clone(),
+                    String::new(),
+                    String::new(),
+                    t,
+                ));
+            }
+            for h in states.iter().filter(|h| !h.policy.is_empty()) {
+                for t in &h.tables {
+                    out.push((
+                        s.name.clone(),
+                        s.tap.clone(),
+                        h.policy.clone(),
+                        h.name.clone(),
+                        t.clone(),
+                    ));
+                }
+            }
+        }
+        out
     }
 }

@@ -246,6 +246,7 @@ fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<ResolvedPlan>> {
         num_periods: args.periods,
         deep_sample_rate: args.max_deep_sample,
         forced,
+        socket_dirs: Vec::new(),
     };
     let mut plans = resolve_document(&loaded.doc, &defaults).map_err(|errors| {
         let text: Vec<String> = errors
@@ -267,19 +268,19 @@ fn config_plans(args: &Args, path: &PathBuf) -> Result<Vec<ResolvedPlan>> {
     Ok(plans)
 }
 
-/// Logs what a flow stream's decoder saw and returns its template table.
+/// Logs what a flow stream's decoders saw and returns their bounded tables.
 fn report_flow(tap: &str, f: &Finished) -> Vec<(String, String, TableStat)> {
     f.flow
         .iter()
-        .map(|decoder| report_decoder(tap, decoder))
+        .flat_map(|decoder| report_decoder(tap, decoder))
         .collect()
 }
 
-/// Logs what one flow decoder saw and returns its template table.
+/// Logs what one flow decoder saw and returns its bounded tables.
 fn report_decoder(
     tap: &str,
     decoder: &pktvisor::receiver::flow::FlowDecoder,
-) -> (String, String, TableStat) {
+) -> Vec<(String, String, TableStat)> {
     let stats = decoder.stats();
     if stats.total_errors() > 0 {
         tracing::warn!(
@@ -302,19 +303,11 @@ fn report_decoder(
             errors.join(" ")
         );
     }
-    let t = decoder.templates();
-    let ts = t.stats();
-    let limits = t.limits();
-    (
-        tap.to_string(),
-        String::new(),
-        TableStat {
-            name: "flow_templates",
-            len: t.len(),
-            limit: limits.max_domains.saturating_mul(limits.max_templates),
-            evicted: ts.evicted + ts.expired,
-        },
-    )
+    decoder
+        .tables()
+        .into_iter()
+        .map(|t| (tap.to_string(), String::new(), t))
+        .collect()
 }
 
 /// Logs what a recording's receiver and worker saw.
@@ -659,14 +652,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let args = Args::parse();
-    let level = if args.verbose { "debug" } else { "info" };
+    let filter = match pktvisor::ops::logging::env_filter(args.verbose) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PKTVISOR_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
+        .with_env_filter(filter)
         .init();
     match run(&args) {
         Ok(text) => {

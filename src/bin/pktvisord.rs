@@ -3,7 +3,6 @@
 //! (repeatable, later files win) < `PKTVISOR_*` environment < flags.
 
 use std::io::Write;
-use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pktvisor::agent::config::{self, AgentSettings, Flags};
 use pktvisor::agent::otlp_push::{self, OtlpPush};
-use pktvisor::agent::{Agent, default_document, http};
+use pktvisor::agent::{Agent, default_document, server};
 use pktvisor::ops::caps;
 use pktvisor::ops::logging::{self, LogFormat, LogTarget};
 use pktvisor::ops::sd_notify::Notifier;
@@ -106,6 +105,9 @@ struct Args {
     /// Default deep_sample_rate for policies without window_config [default: 100].
     #[arg(long, value_name = "N", help_heading = CAPTURE)]
     max_deep_sample: Option<u64>,
+    /// Directory dnstap unix sockets may be created in (repeatable; default: anywhere).
+    #[arg(long, value_name = "DIR", help_heading = CAPTURE)]
+    dnstap_socket_dir: Vec<PathBuf>,
     /// Workers per input stream [default: the cores the process may use, cgroup quota
     /// respected]; results are the same for any number.
     #[arg(long, value_name = "N", help_heading = CAPTURE)]
@@ -128,6 +130,10 @@ struct Args {
     /// Register the admin routes (POST/DELETE of taps and policies, DELETE /api/v1/server).
     #[arg(long, help_heading = REST)]
     admin_api: bool,
+    /// File holding a bearer token every admin (write) route then requires
+    /// (env PKTVISOR_ADMIN_TOKEN_FILE).
+    #[arg(long, value_name = "FILE", help_heading = REST)]
+    admin_token_file: Option<PathBuf>,
     /// Static Prometheus `instance` label.
     #[arg(long, value_name = "ID", help_heading = REST)]
     prom_instance: Option<String>,
@@ -241,6 +247,15 @@ impl Args {
         f.opt("tls_cert", path(&self.tls_cert));
         f.opt("tls_key", path(&self.tls_key));
         f.on("admin_api", self.admin_api);
+        f.opt("admin_token_file", path(&self.admin_token_file));
+        if !self.dnstap_socket_dir.is_empty() {
+            let dirs: Vec<String> = self
+                .dnstap_socket_dir
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            f.set("dnstap_socket_dirs", dirs);
+        }
         f.opt("geo_city", path(&self.geo_city));
         f.opt("geo_asn", path(&self.geo_asn));
         f.opt("default_geo_city", path(&self.default_geo_city));
@@ -281,9 +296,7 @@ impl Args {
 }
 
 fn init_logging(s: &AgentSettings, format: LogFormat) -> Result<()> {
-    let level = if s.verbose { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PKTVISOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = logging::env_filter(s.verbose).map_err(|e| anyhow!(e))?;
     let target = if s.syslog {
         LogTarget::Syslog(c"pktvisord")
     } else if let Some(p) = &s.log_file {
@@ -342,24 +355,9 @@ fn check_crashpad(s: &AgentSettings) -> Result<()> {
 }
 
 async fn serve(agent: Arc<Agent>, notifier: Option<Arc<Notifier>>) -> Result<()> {
-    let s = &agent.settings;
-    let addr = (s.host.as_str(), s.port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| anyhow!("unable to bind to {}:{}", s.host, s.port))?;
-    let std_listener = std::net::TcpListener::bind(addr)
-        .map_err(|_| anyhow!("unable to bind to {}:{}", s.host, s.port))?;
-    std_listener.set_nonblocking(true)?;
-    let app = http::router(agent.clone());
-    let scheme = if s.tls { "https" } else { "http" };
-    // pktvisor's line (tools wait for it before talking to the agent), then ours.
-    tracing::info!("web server listening on {}:{}", s.host, s.port);
-    tracing::info!("{} listening on {scheme}://{addr}", pktvisor::VISOR_VERSION);
-    let stop = agent.shutdown.clone();
     // The inputs were started by Agent::start; once the port is bound the agent serves.
     let a = agent.clone();
-    let ready = move || {
+    let ready = move |scheme: &str, addr: std::net::SocketAddr| {
         if let Some(n) = &notifier {
             let inputs = a.ready().1.len();
             if let Err(e) = n.ready(&format!("serving {scheme}://{addr}, {inputs} input(s)")) {
@@ -367,35 +365,7 @@ async fn serve(agent: Arc<Agent>, notifier: Option<Arc<Notifier>>) -> Result<()>
             }
         }
     };
-    if s.tls {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) else {
-            bail!("you must specify --tls-key and --tls-cert to use --tls");
-        };
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-            .await
-            .map_err(|_| anyhow!("invalid TLS configuration"))?;
-        let handle = axum_server::Handle::new();
-        let h = handle.clone();
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            h.graceful_shutdown(Some(Duration::from_secs(2)));
-        });
-        let server = axum_server::from_tcp_rustls(std_listener, tls)?.handle(handle);
-        ready();
-        server.serve(app.into_make_service()).await?;
-    } else {
-        use axum::serve::ListenerExt;
-        // Without TCP_NODELAY a multi-write response waits on the client's delayed ACK.
-        let listener = tokio::net::TcpListener::from_std(std_listener)?.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        ready();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await?;
-    }
-    Ok(())
+    Ok(server::serve(agent, ready).await?)
 }
 
 fn spawn_signal_handlers(agent: Arc<Agent>, notifier: Option<Arc<Notifier>>) -> Result<()> {
@@ -513,6 +483,7 @@ fn run(args: Args) -> Result<()> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(pktvisor::agent::server::MAX_BLOCKING_THREADS)
         .enable_all()
         .build()?;
     let result = rt.block_on(async {

@@ -156,24 +156,11 @@ pub fn load_files(
 }
 
 /// Largest config file read.
-pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+pub const MAX_CONFIG_BYTES: u64 = crate::files::MAX_CONFIG_BYTES;
 
 /// Reads a config file: a regular file of at most `MAX_CONFIG_BYTES`.
 pub fn read_config(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_CONFIG_BYTES} bytes"
-        )));
-    }
-    let mut text = String::new();
-    f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text)?;
-    Ok(text)
+    Ok(crate::files::read_regular_string(path, MAX_CONFIG_BYTES)?)
 }
 
 type FileParts = (Option<Mapping>, VisorDocument, Option<Mapping>);

@@ -15,6 +15,30 @@ fn err<T>(msg: impl Into<String>) -> Result<T, VisorError> {
     Err(VisorError(msg.into()))
 }
 
+/// The name every policy is read under (`/api/v1/policies/__all/…`): no tap, policy or
+/// module may take it.
+pub const ALL_POLICIES: &str = "__all";
+
+/// pktvisor's rule for tap, policy and handler module names: `[a-zA-Z_][a-zA-Z0-9_-]*`
+/// (the REST API's `{name}` pattern), with pktvisor's text `invalid module name: X`; also
+/// `__all`, which names every policy on the API, is refused.
+pub fn check_module_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(format!("invalid module name: {name}"));
+    }
+    if name == ALL_POLICIES {
+        return Err(format!(
+            "invalid module name: {name} (reserved for every policy)"
+        ));
+    }
+    Ok(())
+}
+
 /// A typed tag or selector value (digits → integer, true/false → bool, else string).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TagValue {

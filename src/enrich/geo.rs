@@ -43,6 +43,14 @@ pub enum GeoError {
         /// The MaxMind DB reader's error.
         error: MaxMindDbError,
     },
+    /// The path is not a regular file of bounded size, or cannot be opened.
+    #[error("{path}: {error}")]
+    File {
+        /// The database path as given.
+        path: String,
+        /// Why.
+        error: String,
+    },
 }
 
 type Db = Arc<Reader<Mmap>>;
@@ -73,18 +81,36 @@ impl fmt::Debug for GeoDatabases {
 }
 
 fn open_db(path: &Path) -> Result<Db, GeoError> {
-    // SAFETY: `open_mmap` is unsafe because the mapping is undefined behaviour if the
-    // file is modified or truncated while it is mapped. The databases are read-only
-    // inputs the operator points the agent at, opened once at start-up; pktvisor maps
-    // them the same way (MMDB_MODE_MMAP). Updating a database must therefore be done by
-    // renaming a new file into place (which leaves this mapping on the old inode), never
-    // by rewriting it in place. Mapping keeps memory shared and start-up fast for
-    // databases of hundreds of MiB.
-    let reader = unsafe { Reader::open_mmap(path) };
-    reader.map(Arc::new).map_err(|error| GeoError::Open {
-        path: path.display().to_string(),
-        error,
-    })
+    let name = || path.display().to_string();
+    // A regular file of bounded size: a FIFO, a device (`/dev/zero`) or a directory is
+    // refused before anything is mapped or read.
+    let file =
+        crate::files::open_regular(path, crate::files::MAX_GEO_DB_BYTES).map_err(|e| match e {
+            crate::files::FileError::Io(e) => GeoError::Open {
+                path: name(),
+                error: MaxMindDbError::Io(e),
+            },
+            other => GeoError::File {
+                path: name(),
+                error: other.to_string(),
+            },
+        })?;
+    // SAFETY: mapping is undefined behaviour if the file is modified or truncated while it
+    // is mapped. The databases are read-only inputs the operator points the agent at,
+    // opened once at start-up; pktvisor maps them the same way (MMDB_MODE_MMAP). Updating a
+    // database must therefore be done by renaming a new file into place (which leaves this
+    // mapping on the old inode), never by rewriting it in place. Mapping keeps memory
+    // shared and start-up fast for databases of hundreds of MiB.
+    let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| GeoError::Open {
+        path: name(),
+        error: MaxMindDbError::Mmap(e),
+    })?;
+    Reader::from_source(mmap)
+        .map(Arc::new)
+        .map_err(|error| GeoError::Open {
+            path: name(),
+            error,
+        })
 }
 
 impl GeoDatabases {

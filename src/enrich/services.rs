@@ -76,15 +76,20 @@ pub struct ServiceRegistry {
 }
 
 impl ServiceRegistry {
-    /// Loads the CSV at `path`. An unreadable file or a header without the `Service Name`,
-    /// `Port Number` and `Transport Protocol` columns is an error naming the path.
+    /// Loads the CSV at `path`: a regular file of at most
+    /// [`MAX_SERVICE_REGISTRY_BYTES`](crate::files::MAX_SERVICE_REGISTRY_BYTES) (read with
+    /// that cap even if it grows). An unreadable, oversized or non-regular file, or a header
+    /// without the `Service Name`, `Port Number` and `Transport Protocol` columns, is an
+    /// error naming the path.
     pub fn load(path: &Path) -> Result<Self, ServicesError> {
+        use std::io::Read as _;
         let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|source| ServicesError::Read {
+        let max = crate::files::MAX_SERVICE_REGISTRY_BYTES;
+        let file = crate::files::open_regular(path, max).map_err(|e| ServicesError::Read {
             path: name.clone(),
-            source,
+            source: e.into(),
         })?;
-        Self::parse(io::BufReader::with_capacity(1 << 16, file), &name)
+        Self::parse(io::BufReader::with_capacity(1 << 16, file.take(max)), &name)
     }
 
     /// Loads the CSV from a reader (errors name the input `<input>`).

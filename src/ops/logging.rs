@@ -1,6 +1,8 @@
 //! The log output of pktvisord: human-readable text or JSON lines (one object per event,
 //! for log collectors such as the OpenTelemetry Collector's filelog receiver, Fluent Bit
-//! or journald), written to stdout, a file or syslog.
+//! or journald), written to stdout, a file (opened safely: `files::open_log_file`) or
+//! syslog, filtered by `PKTVISOR_LOG` (tracing's `EnvFilter` syntax; a value that does not
+//! parse is an error) or else `-v`'s level.
 //!
 //! ANSI colour codes are written only when the stream is a terminal: logs sent to a pipe,
 //! a file, journald or syslog are plain text.
@@ -42,8 +44,8 @@ pub enum LogError {
     File {
         /// The file.
         path: PathBuf,
-        /// The system error.
-        source: std::io::Error,
+        /// Why (a system error, a symlink, not a regular file).
+        source: crate::files::FileError,
     },
     /// A global subscriber was already installed.
     #[error("logging already initialised: {0}")]
@@ -87,14 +89,10 @@ pub fn init(format: LogFormat, target: &LogTarget, filter: EnvFilter) -> Result<
         LogTarget::Stdout => BoxMakeWriter::new(std::io::stdout),
         LogTarget::Stderr => BoxMakeWriter::new(std::io::stderr),
         LogTarget::File(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|source| LogError::File {
-                    path: p.clone(),
-                    source,
-                })?;
+            let f = crate::files::open_log_file(p).map_err(|source| LogError::File {
+                path: p.clone(),
+                source,
+            })?;
             BoxMakeWriter::new(std::sync::Mutex::new(f))
         }
         LogTarget::Syslog(ident) => {
@@ -122,6 +120,22 @@ pub fn init(format: LogFormat, target: &LogTarget, filter: EnvFilter) -> Result<
     res.map_err(|e| LogError::Init(e.to_string()))
 }
 
+/// The environment variable holding the filter.
+pub const LOG_ENV: &str = "PKTVISOR_LOG";
+
+/// The filter from `PKTVISOR_LOG`, or the level `-v` selects.
+pub fn env_filter(verbose: bool) -> Result<EnvFilter, String> {
+    filter_from(std::env::var(LOG_ENV).ok().as_deref(), verbose)
+}
+
+/// The filter from a `PKTVISOR_LOG` value (if any), or the level `-v` selects.
+pub fn filter_from(value: Option<&str>, verbose: bool) -> Result<EnvFilter, String> {
+    match value {
+        Some(v) => EnvFilter::try_new(v).map_err(|e| format!("invalid {LOG_ENV} value '{v}': {e}")),
+        None => Ok(EnvFilter::new(if verbose { "debug" } else { "info" })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +144,16 @@ mod tests {
     fn files_and_syslog_never_get_colours() {
         assert!(!ansi_for(&LogTarget::File("/tmp/x.log".into())));
         assert!(!ansi_for(&LogTarget::Syslog(c"pktvisord")));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(filter_from(None, true).is_ok());
+        assert!(filter_from(Some("info,pktvisor=debug"), false).is_ok());
+        let e = filter_from(Some("pktvisor=loud"), false).unwrap_err();
+        assert!(
+            e.starts_with("invalid PKTVISOR_LOG value 'pktvisor=loud'"),
+            "{e}"
+        );
     }
 }

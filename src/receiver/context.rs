@@ -65,6 +65,10 @@ pub struct FileSummary {
 pub trait InfoSource: Send + Sync {
     /// The counters as JSON.
     fn info(&self) -> serde_json::Value;
+    /// The receiver's bounded tables (connections, buffered bytes), for `/metrics` and OTLP.
+    fn tables(&self) -> Vec<crate::metric::TableStat> {
+        Vec::new()
+    }
 }
 
 /// What others may read about a receiver without asking its threads.
@@ -126,6 +130,14 @@ impl ReceiverStatus {
     pub fn info(&self) -> Option<serde_json::Value> {
         let g = self.info.lock().ok()?;
         g.as_ref().map(|s| s.info())
+    }
+
+    /// The receiver's own bounded tables, when it published some.
+    pub fn tables(&self) -> Vec<crate::metric::TableStat> {
+        let Ok(g) = self.info.lock() else {
+            return Vec::new();
+        };
+        g.as_ref().map(|s| s.tables()).unwrap_or_default()
     }
 
     /// Records what a recorded source saw.

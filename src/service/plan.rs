@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::config::error::ConfigError;
 use crate::config::value::{ConfigMap, ConfigValue};
-use crate::config::visor::{PolicyDef, TagValue, TapDef, TapRef, VisorDocument};
+use crate::config::visor::{PolicyDef, TagValue, TapDef, TapRef, VisorDocument, check_module_name};
 use crate::processor::{self, ProcessorConfig};
 use crate::receiver::dnstap::filter::HostFilter;
 use crate::receiver::{self, InputSpec, ReceiverConfig};
@@ -63,7 +63,8 @@ pub struct PolicyPlan {
 }
 
 /// Values that apply when a policy has no `window_config` (pktvisord's `--periods`,
-/// `--max-deep-sample`), plus keys every handler gets (the reader's `recorded_stream`).
+/// `--max-deep-sample`), keys every handler gets (the reader's `recorded_stream`), and
+/// where inputs may create unix sockets.
 #[derive(Clone, Debug, Default)]
 pub struct PlanDefaults {
     /// Default `num_periods`.
@@ -72,6 +73,49 @@ pub struct PlanDefaults {
     pub deep_sample_rate: u64,
     /// Keys set on every handler after merging (e.g. `recorded_stream`).
     pub forced: ConfigMap,
+    /// Directories unix sockets of inputs (dnstap `socket`) may be created in; empty: any.
+    pub socket_dirs: Vec<std::path::PathBuf>,
+}
+
+/// Whether a unix socket path lies in one of `dirs` (every path when `dirs` is empty): an
+/// absolute path without `.` or `..` components whose directory, symlinks resolved where it
+/// exists, is inside an allowed directory (also resolved).
+pub fn socket_allowed(path: &std::path::Path, dirs: &[std::path::PathBuf]) -> Result<(), String> {
+    use std::path::Component;
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let list = || {
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let refuse = || {
+        Err(format!(
+            "socket {} is not inside an allowed socket directory ({})",
+            path.display(),
+            list()
+        ))
+    };
+    if !path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
+        return refuse();
+    }
+    let Some(parent) = path.parent() else {
+        return refuse();
+    };
+    let parent = parent
+        .canonicalize()
+        .unwrap_or_else(|_| parent.to_path_buf());
+    let inside = dirs.iter().any(|d| {
+        let d = d.canonicalize().unwrap_or_else(|_| d.clone());
+        parent.starts_with(&d)
+    });
+    if inside { Ok(()) } else { refuse() }
 }
 
 /// A plan with everything parsed into typed form, ready to start.
@@ -221,11 +265,12 @@ pub fn tap_input(tap: &TapDef) -> Result<&'static InputSpec, String> {
     })
 }
 
-/// Checks the taps of a document (their input types).
+/// Checks the taps of a document: their names (pktvisor's rule) and input types.
 pub fn check_taps(taps: &[TapDef]) -> Vec<ConfigError> {
     taps.iter()
         .filter_map(|t| {
-            tap_input(t)
+            check_module_name(&t.name)
+                .and_then(|()| tap_input(t).map(|_| ()))
                 .err()
                 .map(|e| ConfigError::at(format!("visor.taps.{}", t.name), e))
         })
@@ -285,6 +330,9 @@ pub fn resolve_policy(
     let at = |suffix: &str, msg: String| {
         ConfigError::at(format!("visor.policies.{}{suffix}", p.name), msg)
     };
+    if let Err(e) = check_module_name(&p.name) {
+        return Err(vec![at("", e)]);
+    }
     let taps: Vec<&TapDef> = match &p.tap {
         TapRef::Name(n) => match doc.taps.iter().find(|t| &t.name == n) {
             Some(t) => vec![t],
@@ -417,7 +465,16 @@ fn resolve_plan(
         )),
         Ok(()) => {
             match (spec.parse)(&config) {
-                Ok(i) => input = Some(i),
+                Ok(i) => {
+                    for r in i.resources() {
+                        if let receiver::Resource::UnixSocket(path) = &r
+                            && let Err(e) = socket_allowed(path, &defaults.socket_dirs)
+                        {
+                            errors.push(ConfigError::at(&input_path, e));
+                        }
+                    }
+                    input = Some(i);
+                }
                 Err(e) => errors.push(ConfigError::at(&input_path, e)),
             }
             match (spec.policy_filter)(&config, &p.input_filter) {
@@ -431,6 +488,13 @@ fn resolve_plan(
     let mut handlers = Vec::with_capacity(p.modules.len());
     let mut typed = Vec::with_capacity(p.modules.len());
     for m in &p.modules {
+        let name = format!("{}-{}-{}", p.name, tap.name, m.id);
+        if let Err(e) = check_module_name(&name) {
+            errors.push(ConfigError::at(
+                format!("visor.policies.{}.handlers.modules.{}", p.name, m.id),
+                e,
+            ));
+        }
         let mut cfg = handler_config(doc, p, tap, m, defaults);
         if recorded {
             cfg.set("recorded_stream", ConfigValue::Bool(true));
@@ -443,7 +507,7 @@ fn resolve_plan(
             )),
         }
         handlers.push(HandlerPlan {
-            name: format!("{}-{}-{}", p.name, tap.name, m.id),
+            name,
             handler_type: m.handler_type.clone(),
             version: m.version.clone(),
             config: cfg,
@@ -494,6 +558,7 @@ mod tests {
             num_periods: 5,
             deep_sample_rate: 100,
             forced: ConfigMap::new(),
+            socket_dirs: Vec::new(),
         }
     }
 

@@ -65,6 +65,7 @@ pub struct HandlerState {
 
 enum Control {
     Attach(Box<PolicyPipeline>),
+    Replace(Box<PolicyPipeline>),
     Detach(String, SyncSender<bool>),
     Snapshots {
         policy: Option<String>,
@@ -182,10 +183,139 @@ fn queues(
     (data_tx, data_rx, recycle_tx, rrx)
 }
 
-struct WorkerHandle {
+/// One worker's control channel and the wake-up on its data queue.
+#[derive(Clone)]
+struct WorkerLink {
     control: Sender<Control>,
     wake: SyncSender<Delivery>,
-    thread: Option<JoinHandle<()>>,
+}
+
+/// A cheap, cloneable way to ask a stream's workers for their state (snapshots,
+/// handlers, readings) without holding whatever owns the `Stream`: encoding a large
+/// window then does not block others.
+#[derive(Clone)]
+pub struct StreamHandle {
+    workers: Arc<[WorkerLink]>,
+}
+
+impl std::fmt::Debug for StreamHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamHandle")
+            .field("workers", &self.workers.len())
+            .finish()
+    }
+}
+
+impl StreamHandle {
+    /// Queues a control message for every worker and wakes those waiting for data.
+    fn send_all(&self, make: &dyn Fn() -> Control) -> usize {
+        let mut sent = 0;
+        for w in self.workers.iter() {
+            if w.control.send(make()).is_ok() {
+                let _ = w.wake.try_send(Delivery::Wake);
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// Asks every worker and collects the answers (a worker that does not answer in
+    /// time is left out).
+    fn ask_all<T: Send + 'static>(&self, make: impl Fn(SyncSender<T>) -> Control) -> Vec<T> {
+        let (tx, rx) = sync_channel(self.workers.len().max(1));
+        let sent = self.send_all(&|| make(tx.clone()));
+        drop(tx);
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut out = Vec::with_capacity(sent);
+        while out.len() < sent {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(v) => out.push(v),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// The workers' pipelines of one policy (or every policy), merged into one per
+    /// policy that answers reads.
+    fn merged(&self, policy: Option<&str>) -> Vec<PolicyPipeline> {
+        let copies = self.ask_all(|tx| Control::Copies(policy.map(str::to_string), tx));
+        merge_copies(copies)
+    }
+
+    /// Snapshots of one policy (or every policy) on the stream.
+    pub fn snapshots_now(
+        &self,
+        policy: Option<&str>,
+        sel: Select,
+        now: Timespec,
+    ) -> Vec<PolicySnapshots> {
+        if self.workers.len() > 1 {
+            return self
+                .merged(policy)
+                .iter()
+                .map(|p| PolicySnapshots {
+                    policy: p.policy.clone(),
+                    tap: p.tap.clone(),
+                    snapshots: p.snapshots(sel, now),
+                })
+                .collect();
+        }
+        self.ask_all(|reply| Control::Snapshots {
+            policy: policy.map(str::to_string),
+            sel,
+            now,
+            reply,
+        })
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+    }
+
+    /// Every handler on the stream, and (policy "") the stream's own tables; bounded
+    /// tables summed over the workers.
+    pub fn handlers_now(&self) -> Vec<HandlerState> {
+        let mut out: Vec<HandlerState> = Vec::new();
+        for states in self.ask_all(Control::Handlers) {
+            for s in states {
+                match out
+                    .iter_mut()
+                    .find(|o| o.policy == s.policy && o.name == s.name)
+                {
+                    Some(o) => {
+                        for t in s.tables {
+                            match o.tables.iter_mut().find(|x| x.name == t.name) {
+                                Some(x) => {
+                                    x.len += t.len;
+                                    x.limit += t.limit;
+                                    x.evicted += t.evicted;
+                                }
+                                None => o.tables.push(t),
+                            }
+                        }
+                    }
+                    None => out.push(s),
+                }
+            }
+        }
+        out
+    }
+
+    /// Every bucket of every handler on the stream, for the OTLP push.
+    pub fn readings_now(&self, now: Timespec) -> Vec<HandlerReading> {
+        if self.workers.len() > 1 {
+            return self
+                .merged(None)
+                .iter()
+                .flat_map(|p| p.readings(now))
+                .collect();
+        }
+        self.ask_all(|tx| Control::Readings(now, tx))
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+    }
 }
 
 /// A running input stream.
@@ -200,7 +330,8 @@ pub struct Stream {
     pub host_spec: HostSpec,
     /// The receivers' status (shared by the workers).
     pub status: Arc<ReceiverStatus>,
-    workers: Vec<WorkerHandle>,
+    handle: StreamHandle,
+    threads: Vec<JoinHandle<()>>,
     shutdown: Shutdown,
     receivers: Vec<JoinHandle<()>>,
     /// Receivers built but not yet running (a stream prepared while a document loads).
@@ -211,7 +342,7 @@ impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stream")
             .field("name", &self.name)
-            .field("workers", &self.workers.len())
+            .field("workers", &self.handle.workers.len())
             .finish()
     }
 }
@@ -265,11 +396,15 @@ impl Stream {
             input: input.clone(),
             host_spec: host_spec.clone(),
             status: status.clone(),
-            workers: Vec::with_capacity(n),
+            handle: StreamHandle {
+                workers: Arc::new([]),
+            },
+            threads: Vec::with_capacity(n),
             shutdown: shutdown.clone(),
             receivers: Vec::new(),
             pending: Vec::new(),
         };
+        let mut links = Vec::with_capacity(n);
         for (i, (rx, recycle)) in data_rx.into_iter().zip(recycle_tx).enumerate() {
             let (control_tx, control_rx) = std::sync::mpsc::channel::<Control>();
             let mut worker = Worker::shard(
@@ -280,7 +415,7 @@ impl Stream {
                 pipelines(),
                 n,
             );
-            let thread = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(if n > 1 {
                     format!("worker-{tap}-{i}")
                 } else {
@@ -290,14 +425,21 @@ impl Stream {
                     worker.start_live(start);
                     worker.topology();
                     run_worker(worker, rx, recycle, control_rx);
-                })
-                .map_err(|e| StreamError::Spawn(name.to_string(), e))?;
-            stream.workers.push(WorkerHandle {
+                });
+            links.push(WorkerLink {
                 control: control_tx,
                 wake: data_tx[i].clone(),
-                thread: Some(thread),
             });
+            match spawned {
+                Ok(thread) => stream.threads.push(thread),
+                Err(e) => {
+                    // Dropping the stream stops the workers already running.
+                    stream.handle.workers = links.into();
+                    return Err(StreamError::Spawn(name.to_string(), e));
+                }
+            }
         }
+        stream.handle.workers = links.into();
         let recorded = input.recorded();
         stream.pending = receivers(built, data_tx, recycle_rx, recorded, &shutdown, &status);
         Ok(stream)
@@ -324,60 +466,32 @@ impl Stream {
 
     /// Workers of this stream.
     pub fn worker_count(&self) -> usize {
-        self.workers.len()
+        self.handle.workers.len()
     }
 
-    /// Queues a control message for every worker and wakes those waiting for data.
-    fn send_all(&self, make: &dyn Fn() -> Control) -> usize {
-        let mut sent = 0;
-        for w in &self.workers {
-            if w.control.send(make()).is_ok() {
-                let _ = w.wake.try_send(Delivery::Wake);
-                sent += 1;
-            }
-        }
-        sent
+    /// A handle to ask the workers without holding the stream.
+    pub fn handle(&self) -> StreamHandle {
+        self.handle.clone()
     }
 
-    /// Asks every worker and collects the answers (a worker that does not answer in
-    /// time is left out).
-    fn ask_all<T: Send + 'static>(&self, make: impl Fn(SyncSender<T>) -> Control) -> Vec<T> {
-        let (tx, rx) = sync_channel(self.workers.len().max(1));
-        let sent = self.send_all(&|| make(tx.clone()));
-        drop(tx);
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        let mut out = Vec::with_capacity(sent);
-        while out.len() < sent {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(v) => out.push(v),
-                Err(_) => break,
-            }
-        }
-        out
+    /// Puts a policy's new pipelines in place of its old ones in one step (attached when
+    /// it had none): events go to the old ones until the new ones take over. Each worker
+    /// gets its own pipeline from `make`.
+    pub fn replace(&self, make: &dyn Fn() -> PolicyPipeline) {
+        self.handle.send_all(&|| Control::Replace(Box::new(make())));
     }
 
     /// Adds a policy: each worker gets its own pipeline from `make`.
     pub fn attach(&self, make: &dyn Fn() -> PolicyPipeline) {
-        for w in &self.workers {
-            if w.control.send(Control::Attach(Box::new(make()))).is_ok() {
-                let _ = w.wake.try_send(Delivery::Wake);
-            }
-        }
+        self.handle.send_all(&|| Control::Attach(Box::new(make())));
     }
 
     /// Removes a policy's pipelines; true when it was attached.
     pub fn detach_now(&self, policy: &str) -> bool {
-        self.ask_all(|tx| Control::Detach(policy.to_string(), tx))
+        self.handle
+            .ask_all(|tx| Control::Detach(policy.to_string(), tx))
             .into_iter()
             .any(|removed| removed)
-    }
-
-    /// The workers' pipelines of one policy (or every policy), merged into one per
-    /// policy that answers reads.
-    fn merged(&self, policy: Option<&str>) -> Vec<PolicyPipeline> {
-        let copies = self.ask_all(|tx| Control::Copies(policy.map(str::to_string), tx));
-        merge_copies(copies)
     }
 
     /// Snapshots of one policy (or every policy) on this stream.
@@ -387,69 +501,17 @@ impl Stream {
         sel: Select,
         now: Timespec,
     ) -> Vec<PolicySnapshots> {
-        if self.workers.len() > 1 {
-            return self
-                .merged(policy)
-                .iter()
-                .map(|p| PolicySnapshots {
-                    policy: p.policy.clone(),
-                    tap: p.tap.clone(),
-                    snapshots: p.snapshots(sel, now),
-                })
-                .collect();
-        }
-        self.ask_all(|reply| Control::Snapshots {
-            policy: policy.map(str::to_string),
-            sel,
-            now,
-            reply,
-        })
-        .into_iter()
-        .next()
-        .unwrap_or_default()
+        self.handle.snapshots_now(policy, sel, now)
     }
 
     /// Every handler on this stream (bounded tables summed over the workers).
     pub fn handlers_now(&self) -> Vec<HandlerState> {
-        let mut out: Vec<HandlerState> = Vec::new();
-        for states in self.ask_all(Control::Handlers) {
-            for s in states {
-                match out
-                    .iter_mut()
-                    .find(|o| o.policy == s.policy && o.name == s.name)
-                {
-                    Some(o) => {
-                        for t in s.tables {
-                            match o.tables.iter_mut().find(|x| x.name == t.name) {
-                                Some(x) => {
-                                    x.len += t.len;
-                                    x.limit += t.limit;
-                                    x.evicted += t.evicted;
-                                }
-                                None => o.tables.push(t),
-                            }
-                        }
-                    }
-                    None => out.push(s),
-                }
-            }
-        }
-        out
+        self.handle.handlers_now()
     }
 
     /// Every bucket of every handler on this stream, for the OTLP push.
     pub fn readings_now(&self, now: Timespec) -> Vec<HandlerReading> {
-        if self.workers.len() > 1 {
-            return self
-                .merged(None)
-                .iter()
-                .flat_map(|p| p.readings(now))
-                .collect();
-        }
-        self.ask_all(|tx| Control::Readings(now, tx))
-            .into_iter()
-            .next()
-            .unwrap_or_default()
+        self.handle.readings_now(now)
     }
 
     /// Waits (at most `limit`) until the input runs or has already ended (a short file);
@@ -485,13 +547,9 @@ impl Stream {
     /// Stops the receivers, then the workers, and waits for all (idempotent).
     pub fn stop(&mut self) {
         self.stop_receiver();
-        for w in &mut self.workers {
-            if let Some(h) = w.thread.take() {
-                if w.control.send(Control::Stop).is_ok() {
-                    let _ = w.wake.try_send(Delivery::Wake);
-                }
-                let _ = h.join();
-            }
+        let _ = self.handle.send_all(&|| Control::Stop);
+        for h in self.threads.drain(..) {
+            let _ = h.join();
         }
         self.status.running.store(false, Ordering::SeqCst);
         self.status.ended.store(true, Ordering::SeqCst);
@@ -525,6 +583,7 @@ impl PolicyPipeline {
 fn control(w: &mut Worker, c: Control) -> bool {
     match c {
         Control::Attach(p) => w.attach(*p),
+        Control::Replace(p) => w.replace(*p),
         Control::Detach(name, reply) => {
             let _ = reply.send(w.detach(&name));
         }
@@ -571,7 +630,7 @@ fn control(w: &mut Worker, c: Control) -> bool {
                 policy: String::new(),
                 name: String::new(),
                 schema: "",
-                tables: vec![w.tcp_table()],
+                tables: w.own_tables(),
             });
             let _ = reply.send(out);
         }

@@ -109,7 +109,8 @@ impl Worker {
         Worker::shard(decoding, host_spec, recorded, status, pipelines, 1)
     }
 
-    /// One of `workers` workers of a stream: its TCP table gets its share of the bound.
+    /// One of `workers` workers of a stream: its TCP table and flow template cache get
+    /// their shares of the bounds.
     pub fn shard(
         decoding: Decoding,
         host_spec: HostSpec,
@@ -129,7 +130,7 @@ impl Worker {
             decoder: Decoder::new(),
             tcp: TcpReassembler::new((decoding.tcp_limit / workers).max(1), ports),
             host_spec,
-            flow: decoding.flow_type.map(FlowDecoder::new),
+            flow: decoding.flow_type.map(|t| FlowDecoder::shard(t, workers)),
             status,
             recorded,
             workers,
@@ -169,7 +170,14 @@ impl Worker {
     }
 
     /// Adds a policy's pipeline (it starts at the stream's start, or now when live).
-    pub fn attach(&mut self, mut p: PolicyPipeline) {
+    pub fn attach(&mut self, p: PolicyPipeline) {
+        let p = self.starting(p);
+        self.pipelines.push(p);
+        self.stats.dnstap_filtered.push(0);
+        self.topology();
+    }
+
+    fn starting(&mut self, mut p: PolicyPipeline) -> PolicyPipeline {
         self.tcp.add_ports(&p.tcp_ports());
         let start = if self.recorded {
             self.stats.first_ts
@@ -179,8 +187,35 @@ impl Worker {
         if let Some(ts) = start {
             p.dispatch(&Event::Start(ts));
         }
-        self.pipelines.push(p);
-        self.stats.dnstap_filtered.push(0);
+        p
+    }
+
+    /// Puts a policy's new pipeline in place of its old one at once (between two
+    /// deliveries, so no event is missed or seen twice); attached when it had none.
+    pub fn replace(&mut self, p: PolicyPipeline) {
+        let p = self.starting(p);
+        match self.pipelines.iter().position(|x| x.policy == p.policy) {
+            Some(i) => {
+                let name = p.policy.clone();
+                self.pipelines[i] = p;
+                if let Some(n) = self.stats.dnstap_filtered.get_mut(i) {
+                    *n = 0;
+                }
+                let mut j = i + 1;
+                while j < self.pipelines.len() {
+                    if self.pipelines[j].policy == name {
+                        self.pipelines.remove(j);
+                        self.stats.dnstap_filtered.remove(j);
+                    } else {
+                        j += 1;
+                    }
+                }
+            }
+            None => {
+                self.pipelines.push(p);
+                self.stats.dnstap_filtered.push(0);
+            }
+        }
         self.topology();
     }
 
@@ -366,6 +401,16 @@ impl Worker {
             limit: self.tcp.limit(),
             evicted: self.tcp.stats().evicted,
         }
+    }
+
+    /// The stream's own bounded tables: TCP reassembly, and for flow inputs the template
+    /// cache's bytes and domains and the exporters counted.
+    pub fn own_tables(&self) -> Vec<TableStat> {
+        let mut out = vec![self.tcp_table()];
+        if let Some(f) = &self.flow {
+            out.extend(f.tables());
+        }
+        out
     }
 
     /// The flow decoder (flow inputs).

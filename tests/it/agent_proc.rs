@@ -101,6 +101,17 @@ impl AgentProc {
 
     /// Sends a request with curl (inside the namespace when there is one).
     pub fn request(&self, method: &str, path: &str, body: Option<(&str, &str)>) -> Resp {
+        self.request_with(method, path, body, &[])
+    }
+
+    /// Sends a request with extra headers (`Name: value`).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &str)>,
+        headers: &[&str],
+    ) -> Resp {
         let url = format!("http://127.0.0.1:{}{path}", self.port);
         let mut cmd = match &self.netns {
             Some(ns) => {
@@ -121,6 +132,9 @@ impl AgentProc {
             "-w",
             "\n%{http_code} %{content_type}",
         ]);
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
         if let Some((ct, data)) = body {
             // An empty value makes curl send no Content-Type at all.
             cmd.args([

@@ -4,7 +4,10 @@
 //! misbehaving senders (garbage, oversized frame, bad handshakes, bad control frame, a
 //! stalled frame, an abrupt close, a silent connection) cut off and counted while the good
 //! senders keep flowing; backpressure with a slow consumer loses nothing; stale socket
-//! files and permissions.
+//! files and permissions; and (issue 18) senders that cannot lock the listener out: idle
+//! senders closed after START or giving up their slot, a slot free the moment its
+//! connection ends, partial frames within one shared byte budget, live sockets never
+//! replaced.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,8 +19,8 @@ use pktvisor::receiver::dnstap::fstrm::{
     ControlFrame, ControlKind, DNSTAP_CONTENT_TYPE, Frame, FrameCodec, put_control, put_data,
 };
 use pktvisor::receiver::dnstap::{
-    Disconnect, DnstapFileReader, DnstapListener, ListenAddr, ListenError, ListenerConfig,
-    ListenerStats, StatsSnapshot, TcpSpec,
+    ByteBudget, Disconnect, DnstapFileReader, DnstapListener, ListenAddr, ListenError,
+    ListenerConfig, ListenerStats, StatsSnapshot, TcpSpec,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
@@ -580,4 +583,149 @@ async fn stale_socket_is_replaced_and_permissions_set() {
         .expect("send");
     h.wait_for(5, |s| s.messages >= 5).await;
     assert_eq!(h.finish().await.0, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_senders_cannot_lock_the_listener_out() {
+    let dir = temp_dir("lockout");
+    let sock = dir.join("dnstap.sock");
+    let mut cfg = unix_cfg(&sock);
+    cfg.max_connections = 8;
+    cfg.idle_timeout = Some(Duration::from_secs(4));
+    cfg.evict_idle_after = Duration::from_millis(500);
+    let h = Harness::start(cfg, 64, Duration::ZERO).await;
+    let frames = payloads(&recording());
+    // eight senders take every slot and go silent after START
+    let mut idle = Vec::new();
+    for _ in 0..8 {
+        let mut s = UnixStream::connect(&sock).await.expect("connect");
+        handshake(&mut s).await;
+        idle.push(s);
+    }
+    h.wait_for(5, |s| s.connections_active == 8).await;
+    // while they are fresh, a ninth is refused (and counted)
+    let mut b = BytesMut::new();
+    put_control(
+        &ControlFrame::with_type(ControlKind::Ready, DNSTAP_CONTENT_TYPE),
+        &mut b,
+    );
+    until_closed(UnixStream::connect(&sock).await.expect("connect"), &b).await;
+    assert_eq!(h.stats.snapshot().connections_refused, 1);
+    // once they have been silent a while, a good sender takes the slot of the one silent
+    // longest and loses nothing
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut good = UnixStream::connect(&sock).await.expect("connect");
+    send_bidi(&mut good, &frames[..100], Duration::ZERO)
+        .await
+        .expect("the good sender is served");
+    let s = h.wait_for(5, |s| s.messages >= 100).await;
+    assert_eq!(s.messages, 100);
+    assert_eq!(s.connections_evicted, 1, "{s:?}");
+    // the others are closed after the idle timeout
+    let s = h
+        .wait_for(15, |s| s.disconnects_for(Disconnect::IdleTimeout) == 7)
+        .await;
+    assert_eq!(s.disconnects_for(Disconnect::IdleTimeout), 7, "{s:?}");
+    assert_eq!(s.disconnects_for(Disconnect::Evicted), 1, "{s:?}");
+    assert_eq!(s.connections_active, 0);
+    drop(idle);
+    let (n, st) = h.finish().await;
+    assert_eq!(n, 100);
+    assert_eq!(st.connections_refused, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_is_free_the_moment_its_connection_ends() {
+    let dir = temp_dir("slots");
+    let sock = dir.join("dnstap.sock");
+    let mut cfg = unix_cfg(&sock);
+    cfg.max_connections = 2;
+    let h = Harness::start(cfg, 64, Duration::ZERO).await;
+    let frames = payloads(&recording());
+    for round in 0..3 {
+        let mut a = UnixStream::connect(&sock).await.expect("connect");
+        let mut b = UnixStream::connect(&sock).await.expect("connect");
+        handshake(&mut a).await;
+        handshake(&mut b).await;
+        h.wait_for(5, |s| s.connections_active == 2).await;
+        drop(a);
+        drop(b);
+        h.wait_for(5, |s| s.connections_active == 0).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // the listener was saturated and waited in accept meanwhile: a new sender is served
+        let mut c = UnixStream::connect(&sock).await.expect("connect");
+        send_bidi(&mut c, &frames[..10], Duration::ZERO)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the new sender was refused: {e}"));
+    }
+    let (n, st) = h.finish().await;
+    assert_eq!(n, 30);
+    assert_eq!(st.connections_refused, 0, "{st:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_frames_share_one_byte_budget() {
+    let dir = temp_dir("budget");
+    let sock = dir.join("dnstap.sock");
+    let budget = Arc::new(ByteBudget::new(256 << 10));
+    let mut cfg = unix_cfg(&sock);
+    cfg.max_frame_size = 1 << 20;
+    cfg.partial_budget = Arc::clone(&budget);
+    let h = Harness::start(cfg, 64, Duration::ZERO).await;
+    let frames = payloads(&recording());
+    // four senders each start a 200 KiB frame and send 120 KiB of it
+    let mut partial = Vec::new();
+    for _ in 0..4 {
+        let mut s = UnixStream::connect(&sock).await.expect("connect");
+        handshake(&mut s).await;
+        let mut b = (200u32 << 10).to_be_bytes().to_vec();
+        b.extend(std::iter::repeat_n(0u8, 120 << 10));
+        let _ = s.write_all(&b).await;
+        partial.push(s);
+        assert!(budget.held() <= 256 << 10, "{}", budget.held());
+    }
+    let s = h
+        .wait_for(10, |s| s.disconnects_for(Disconnect::MemoryBudget) == 2)
+        .await;
+    assert_eq!(s.disconnects_for(Disconnect::MemoryBudget), 2, "{s:?}");
+    assert_eq!(s.partial_budget_refused, 2);
+    assert!(
+        s.partial_bytes <= 256 << 10 && s.partial_bytes >= 200 << 10,
+        "{s:?}"
+    );
+    assert_eq!(s.partial_budget, 256 << 10);
+    // complete frames are not held: a good sender still gets every message through
+    let mut good = UnixStream::connect(&sock).await.expect("connect");
+    send_bidi(&mut good, &frames[..50], Duration::ZERO)
+        .await
+        .expect("served");
+    h.wait_for(5, |s| s.messages >= 50).await;
+    drop(partial);
+    let s = h.wait_for(10, |s| s.connections_active == 0).await;
+    assert_eq!(s.partial_bytes, 0, "every byte given back: {s:?}");
+    assert_eq!(budget.held(), 0);
+    let (n, _) = h.finish().await;
+    assert_eq!(n, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_socket_is_never_replaced() {
+    let dir = temp_dir("live");
+    let sock = dir.join("dnstap.sock");
+    let owner = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    let err = DnstapListener::bind(unix_cfg(&sock)).await.unwrap_err();
+    assert!(matches!(err, ListenError::InUse(_)), "{err}");
+    let _c = std::os::unix::net::UnixStream::connect(&sock).expect("the owner still serves");
+    assert!(owner.accept().is_ok());
+    // a symlink to a socket is not a socket: left alone
+    let link = dir.join("link.sock");
+    std::os::unix::fs::symlink(&sock, &link).expect("symlink");
+    let err = DnstapListener::bind(unix_cfg(&link)).await.unwrap_err();
+    assert!(matches!(err, ListenError::NotASocket(_)), "{err}");
+    assert!(std::fs::symlink_metadata(&link).is_ok());
+    // our own socket, left behind, is replaced; at shutdown only ours is removed
+    let ours = dir.join("ours.sock");
+    let h = Harness::start(unix_cfg(&ours), 4, Duration::ZERO).await;
+    let (_, _) = h.finish().await;
+    assert!(!ours.exists());
 }

@@ -29,6 +29,7 @@ mod engine;
 mod flow;
 mod flow_processor;
 mod flow_udp;
+mod hardening;
 mod netprobe;
 mod otlp_collector;
 mod otlp_delivery;

@@ -30,6 +30,8 @@ pub fn run(data: &[u8], flow_type: FlowType) {
         max_domains: 2,
         max_templates: 4,
         timeout_secs: 30,
+        max_exporter_bytes: 8 << 10,
+        max_total_bytes: 12 << 10,
     };
     let mut dec = FlowDecoder::with_limits(flow_type, limits, 2);
     let ctx = ProcessorContext::default();

@@ -1,6 +1,8 @@
 //! One bucket of the flow processor: per device, per interface metrics, their merge, and
 //! their walk for the encoders (JSON `devices.<dev>.interfaces.<if>`, Prometheus labels
-//! `device` and `device_interface`).
+//! `device` and `device_interface`). Devices and interfaces are keyed by what exporters
+//! send, so the live bucket admits them only while it has room (`device_within`,
+//! `slot_within`); the processor counts what was refused.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -160,6 +162,25 @@ impl DeviceMetrics {
         }
     }
 
+    /// The position of interface `idx`, created on first use only while `held` (the
+    /// bucket's interfaces) is below `max`; `None` when there is no room for it.
+    #[inline]
+    pub fn slot_within(&mut self, idx: u32, held: &mut usize, max: usize) -> Option<usize> {
+        if let Some(&s) = self.interfaces.get(&idx) {
+            return Some(s);
+        }
+        if *held >= max {
+            return None;
+        }
+        *held += 1;
+        Some(self.slot(idx))
+    }
+
+    /// Interfaces held.
+    pub fn interface_count(&self) -> usize {
+        self.ifaces.len()
+    }
+
     /// The position of interface `idx`, created on first use.
     #[inline]
     pub fn slot(&mut self, idx: u32) -> usize {
@@ -191,6 +212,8 @@ pub struct FlowBucket {
     /// Ids of the endpoints without an exact code (IPv6 addresses, summaries), shared by
     /// the bucket's address tables.
     pub(super) ids: SharedIds<Endpoint>,
+    /// Interfaces of every device together.
+    pub(super) interfaces: usize,
 }
 
 impl FlowBucket {
@@ -198,6 +221,36 @@ impl FlowBucket {
     #[inline]
     pub fn device(&mut self, device: IpAddr) -> &mut DeviceMetrics {
         self.devices.entry(device).or_default()
+    }
+
+    /// The metrics of `device`, created on first use only while fewer than `max` devices
+    /// are held; `None` when there is no room for it.
+    #[inline]
+    pub fn device_within(&mut self, device: IpAddr, max: usize) -> Option<&mut DeviceMetrics> {
+        if !self.devices.contains_key(&device) && self.devices.len() >= max {
+            return None;
+        }
+        Some(self.devices.entry(device).or_default())
+    }
+
+    /// A held device with the bucket's interface count (for `DeviceMetrics::slot_within`).
+    #[inline]
+    pub fn device_and_interfaces(
+        &mut self,
+        device: IpAddr,
+    ) -> Option<(&mut DeviceMetrics, &mut usize)> {
+        let d = self.devices.get_mut(&device)?;
+        Some((&mut **d, &mut self.interfaces))
+    }
+
+    /// Devices held.
+    pub fn device_count(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Interfaces of every device held.
+    pub fn interface_count(&self) -> usize {
+        self.interfaces
     }
 }
 
@@ -212,6 +265,7 @@ impl BucketMetrics for FlowBucket {
                 .or_default()
                 .merge(v, &o.ids, &mut self.ids);
         }
+        self.interfaces = self.devices.values().map(|d| d.interface_count()).sum();
     }
 }
 

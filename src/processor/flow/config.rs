@@ -1,5 +1,7 @@
 //! The flow processor's configuration: pktvisor's keys, filters, device map and
-//! summarization settings, with pktvisor's error texts; plus `fold_dynamic_ports`.
+//! summarization settings, with pktvisor's error texts; plus `fold_dynamic_ports` and the
+//! per-bucket bounds `max_devices` and `max_interfaces` (devices and interfaces come from
+//! the exported datagrams, so a hostile exporter must not be able to grow them at will).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,7 +29,16 @@ pub const CONFIG_DEFS: [&str; 15] = [
 ];
 
 /// Keys this project adds (accepted, not listed in pktvisor's error text).
-pub const EXTRA_KEYS: [&str; 1] = ["fold_dynamic_ports"];
+pub const EXTRA_KEYS: [&str; 3] = ["fold_dynamic_ports", "max_devices", "max_interfaces"];
+
+/// Devices one bucket holds by default (`max_devices`).
+pub const DEFAULT_MAX_DEVICES: usize = 1024;
+
+/// Interfaces (of every device together) one bucket holds by default (`max_interfaces`).
+pub const DEFAULT_MAX_INTERFACES: usize = 4096;
+
+/// The largest value either bound takes.
+const MAX_BOUND: u64 = 1 << 20;
 
 /// A device's names from `device_map`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,6 +103,22 @@ pub struct FlowConfig {
     pub sample_rate_scaling: bool,
     /// `fold_dynamic_ports` (default false).
     pub fold_dynamic_ports: bool,
+    /// `max_devices`: devices a bucket holds; records of further devices are refused
+    /// (counted). 0 in a default-built config means `DEFAULT_MAX_DEVICES`.
+    pub max_devices: usize,
+    /// `max_interfaces`: interfaces of all devices a bucket holds; records on further
+    /// interfaces count for their device only (counted). 0 means `DEFAULT_MAX_INTERFACES`.
+    pub max_interfaces: usize,
+}
+
+fn bound(cfg: &ConfigMap, key: &str, default: usize) -> Result<usize, String> {
+    match cfg.get_u64(key).map_err(e)? {
+        None => Ok(default),
+        Some(v) if (1..=MAX_BOUND).contains(&v) => Ok(usize::try_from(v).unwrap_or(default)),
+        Some(v) => Err(format!(
+            "FlowHandler: '{key}' must be between 1 and {MAX_BOUND}, not {v}"
+        )),
+    }
 }
 
 fn e(x: impl std::fmt::Display) -> String {
@@ -198,6 +225,8 @@ impl FlowConfig {
             fold_dynamic_ports: cfg.flag("fold_dynamic_ports").map_err(e)?,
             geoloc_notfound: cfg.flag("geoloc_notfound").map_err(e)?,
             asn_notfound: cfg.flag("asn_notfound").map_err(e)?,
+            max_devices: bound(cfg, "max_devices", DEFAULT_MAX_DEVICES)?,
+            max_interfaces: bound(cfg, "max_interfaces", DEFAULT_MAX_INTERFACES)?,
             ..FlowConfig::default()
         };
         let devices = device_map(cfg)?;

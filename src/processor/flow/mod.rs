@@ -10,6 +10,12 @@
 //! (default on; we also scale NetFlow/IPFIX records whose exporter announced a sampling
 //! interval above 1, which pktvisor does not). `fold_dynamic_ports` (ours, off by default)
 //! counts ports 49152–65535 as one `dynamic` port in the port tops.
+//!
+//! Devices (an sFlow agent address, a NetFlow sender) and interfaces come from the
+//! datagrams, so each bucket holds at most `max_devices` devices and `max_interfaces`
+//! interfaces: a datagram of a device without room is refused whole, a record direction on
+//! an interface without room counts for its device only; both are counted (tables
+//! `flow_devices` and `flow_interfaces`). A datagram without records creates no device.
 
 pub mod bucket;
 pub mod config;
@@ -87,6 +93,11 @@ pub struct Flow {
     summarizing: bool,
     /// The deep work of a datagram (kept between datagrams for its allocation).
     deep_buf: Vec<DeepWork>,
+    /// Datagrams refused because their bucket held `max_devices` other devices.
+    devices_refused: u64,
+    /// Record directions not counted on their interface because their bucket held
+    /// `max_interfaces` other interfaces.
+    interfaces_refused: u64,
 }
 
 /// The flow handler's configuration: window keys, metric groups and the flow options.
@@ -164,6 +175,22 @@ impl Flow {
             summary_resets: 0,
             summarizing,
             deep_buf: Vec::new(),
+            devices_refused: 0,
+            interfaces_refused: 0,
+        }
+    }
+
+    fn max_devices(&self) -> usize {
+        match self.cfg.max_devices {
+            0 => config::DEFAULT_MAX_DEVICES,
+            n => n,
+        }
+    }
+
+    fn max_interfaces(&self) -> usize {
+        match self.cfg.max_interfaces {
+            0 => config::DEFAULT_MAX_INTERFACES,
+            n => n,
         }
     }
 
@@ -235,29 +262,41 @@ impl Flow {
 
     fn process(&mut self, f: &FlowDatagram<'_>) {
         let dev = f.device;
+        let max_devices = self.max_devices();
+        let max_interfaces = self.max_interfaces();
         if let Some(map) = &self.cfg.device_interfaces
             && !map.contains_key(&dev)
         {
             self.window.new_event(f.ts, false);
-            if self.groups.has(G_COUNTERS) {
+            if self.groups.has(G_COUNTERS) && !f.records.is_empty() {
                 let b = self.window.live_mut();
-                b.device(dev).filtered += f.records.len() as u64;
+                match b.device_within(dev, max_devices) {
+                    Some(d) => d.filtered += f.records.len() as u64,
+                    None => self.devices_refused += 1,
+                }
             }
             return;
         }
         let deep = self.window.new_event(f.ts, true);
+        if f.records.is_empty() {
+            return;
+        }
         let groups = self.groups;
         let sflow = matches!(f.protocol, FlowProtocol::Sflow(_));
         let scaling = self.cfg.sample_rate_scaling;
         let mut kept = 0u64;
         let mut filtered = 0u64;
+        let mut interfaces_refused = 0u64;
         let naming = Arc::clone(&self.naming);
         {
             let b = self.window.live_mut();
             if b.naming.is_none() {
                 b.naming = Some(Arc::clone(&naming));
             }
-            b.device(dev);
+            if b.device_within(dev, max_devices).is_none() {
+                self.devices_refused += 1;
+                return;
+            }
         }
         let mut deep_work = std::mem::take(&mut self.deep_buf);
         deep_work.clear();
@@ -277,14 +316,19 @@ impl Flow {
             };
             let b = self.window.live_mut();
             let keys = endpoints.map(|(src, dst)| Keys::new(r, src, dst, &naming, &mut b.ids));
-            let d = b.device(dev);
+            let Some((d, held)) = b.device_and_interfaces(dev) else {
+                continue;
+            };
             let mut slots = [None; 2];
             for (dir, idx) in [(0usize, i), (1usize, o)] {
                 let Some(idx) = idx else { continue };
                 if deep && groups.has(G_TOP_INTERFACES) {
                     d.top_if[dir].add(idx, w);
                 }
-                let slot = d.slot(idx);
+                let Some(slot) = d.slot_within(idx, held, max_interfaces) else {
+                    interfaces_refused += 1;
+                    continue;
+                };
                 slots[dir] = Some(slot);
                 let Some(m) = d.at_mut(slot) else { continue };
                 if groups.has(G_COUNTERS) {
@@ -343,6 +387,7 @@ impl Flow {
             }
         }
         self.deep_buf = deep_work;
+        self.interfaces_refused += interfaces_refused;
         if groups.has(G_COUNTERS) {
             let d = self.window.live_mut().device(dev);
             d.total += kept;
@@ -448,7 +493,8 @@ impl Processor for Flow {
             evicted: self.summary_resets,
         }];
         // the live bucket's shared endpoint ids (a new bucket starts them afresh)
-        if let Ok(b) = self.window.bucket(0) {
+        let live = self.window.bucket(0).ok();
+        if let Some(b) = live {
             let ids = &b.metrics.ids;
             stats.push(TableStat {
                 name: "flow_endpoint_ids",
@@ -457,6 +503,19 @@ impl Processor for Flow {
                 evicted: ids.refused(),
             });
         }
+        // devices and interfaces of the live bucket; refusals over the handler's life
+        stats.push(TableStat {
+            name: "flow_devices",
+            len: live.map_or(0, |b| b.metrics.device_count()),
+            limit: self.max_devices(),
+            evicted: self.devices_refused,
+        });
+        stats.push(TableStat {
+            name: "flow_interfaces",
+            len: live.map_or(0, |b| b.metrics.interface_count()),
+            limit: self.max_interfaces(),
+            evicted: self.interfaces_refused,
+        });
         stats
     }
 

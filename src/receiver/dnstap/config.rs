@@ -1,7 +1,8 @@
 //! The dnstap input's config keys (reference §11.2): where the stream comes from
 //! (`dnstap_file` > `socket` > `tcp`), with pktvisor's error texts, plus this project's
-//! additions `socket_mode` (octal permissions of the unix socket, e.g. `"0660"`) and
-//! `max_frame_size` (bytes, default 1 MiB). TCP addresses are `HOST:PORT`, `[V6]:PORT` or a
+//! additions `socket_mode` (octal permissions of the unix socket, e.g. `"0660"`),
+//! `max_frame_size` (bytes, default 1 MiB) and `idle_timeout` (seconds a sender may stay
+//! silent after START, default 300, 0 = never). TCP addresses are `HOST:PORT`, `[V6]:PORT` or a
 //! bare IPv6 literal followed by `:PORT`; pktvisor could not take IPv6 literals.
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ pub const INPUT_KEYS: &[&str] = &[
     "only_hosts",
     "socket_mode",
     "max_frame_size",
+    "idle_timeout",
 ];
 
 /// A TCP listen address as configured (resolved when binding).
@@ -88,6 +90,8 @@ pub struct DnstapInput {
     pub source: DnstapSource,
     /// Largest data frame accepted.
     pub max_frame_size: usize,
+    /// How long a sender may stay silent after START (`None`: forever).
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 fn text<'a>(cfg: &'a ConfigMap, key: &str) -> Result<Option<&'a str>, String> {
@@ -105,6 +109,16 @@ impl DnstapInput {
             Some(v) => {
                 return Err(format!(
                     "max_frame_size must be between 64 and 67108864 bytes, not {v}"
+                ));
+            }
+        };
+        let idle_timeout = match cfg.get_u64("idle_timeout").map_err(|e| e.to_string())? {
+            None => Some(super::listener::DEFAULT_IDLE_TIMEOUT),
+            Some(0) => None,
+            Some(v) if v <= 7 * 86_400 => Some(std::time::Duration::from_secs(v)),
+            Some(v) => {
+                return Err(format!(
+                    "idle_timeout must be between 0 and 604800 seconds, not {v}"
                 ));
             }
         };
@@ -142,6 +156,7 @@ impl DnstapInput {
         Ok(DnstapInput {
             source,
             max_frame_size,
+            idle_timeout,
         })
     }
 }

@@ -10,7 +10,14 @@
 //! counted by reason; every complete message it sent before is still delivered, and the
 //! other connections are not affected. Shutdown (a `CancellationToken`) stops accepting,
 //! ends every connection after handing over what it already decoded, and removes the unix
-//! socket file.
+//! socket file (only if it is still the one bound here: see `socket`).
+//!
+//! Senders cannot lock the listener out or make it hold unbounded memory: a connection
+//! silent for `idle_timeout` after START is closed; when `max_connections` are open, a new
+//! sender takes the slot of the connection idle longest (if idle at least
+//! `evict_idle_after`), else it is refused; a slot is free the moment its connection ends;
+//! and bytes of frames not yet complete draw on a byte budget every connection shares
+//! (`budget`), past which the connection is closed. Each of these is counted.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pktvisor::receiver::dnstap::ListenError> {
@@ -26,10 +33,11 @@
 //! # stop.cancel(); let _final = task.await; let _ = stats.snapshot(); Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -41,6 +49,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::ByteBudget;
 use super::config::{DnstapInput, DnstapSource, TcpSpec};
 use super::fstrm::{
     ControlFrame, ControlKind, DEFAULT_MAX_FRAME, DNSTAP_CONTENT_TYPE, Frame, FrameCodec,
@@ -49,6 +58,7 @@ use super::fstrm::{
 use super::map::{MapError, decode_frame};
 use super::proto;
 use super::session::{ReaderSession, SessionError, Step};
+use super::socket::{self, SocketId};
 use super::stats::{Disconnect, ListenerStats, StatsSnapshot};
 
 /// How long a connection may wait at shutdown to hand over what it decoded.
@@ -93,15 +103,25 @@ pub struct ListenerConfig {
     pub handshake_timeout: Duration,
     /// Time a started frame may take to complete.
     pub stall_timeout: Duration,
-    /// Disconnect senders silent for this long (`None`: never; resolvers idle legitimately).
+    /// Disconnect senders silent for this long after START (`None`: never).
     pub idle_timeout: Option<Duration>,
     /// Time allowed to write ACCEPT or FINISH.
     pub write_timeout: Duration,
-    /// Connections served at once; more are accepted and closed at once (counted).
+    /// Connections served at once; a new one past it takes the slot of the connection idle
+    /// longest (see `evict_idle_after`) or is accepted and closed at once (counted).
     pub max_connections: usize,
+    /// How long a connection must have been silent before a new sender may take its slot
+    /// when every slot is taken.
+    pub evict_idle_after: Duration,
     /// Bytes read per read call (and so the most data one batch comes from).
     pub read_chunk: usize,
+    /// The budget of bytes held in frames not yet complete, shared by every connection
+    /// (by default the process-wide one).
+    pub partial_budget: Arc<ByteBudget>,
 }
+
+/// Default time a sender may stay silent after START.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl ListenerConfig {
     fn with_addr(addr: ListenAddr) -> ListenerConfig {
@@ -111,10 +131,12 @@ impl ListenerConfig {
             max_frame_size: DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(30),
-            idle_timeout: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             write_timeout: Duration::from_secs(5),
             max_connections: 1024,
+            evict_idle_after: Duration::from_secs(10),
             read_chunk: 64 * 1024,
+            partial_budget: ByteBudget::global(),
         }
     }
 
@@ -143,6 +165,7 @@ impl ListenerConfig {
             DnstapSource::File(p) => return Err(ListenError::NotALiveSource(p.clone())),
         };
         c.max_frame_size = input.max_frame_size;
+        c.idle_timeout = input.idle_timeout;
         Ok(c)
     }
 }
@@ -153,6 +176,9 @@ pub enum ListenError {
     /// A path exists at the socket location and is not a socket.
     #[error("{0}: exists and is not a socket; not removing it")]
     NotASocket(PathBuf),
+    /// A socket someone still accepts on exists at the socket location.
+    #[error("{0}: a socket in use by another process; not replacing it")]
+    InUse(PathBuf),
     /// Binding failed.
     #[error("unable to bind {addr}: {source}")]
     Bind {
@@ -178,7 +204,7 @@ pub enum ListenError {
 }
 
 enum Bound {
-    Unix(UnixListener, PathBuf),
+    Unix(UnixListener, PathBuf, SocketId),
     Tcp(TcpListener),
 }
 
@@ -198,38 +224,14 @@ impl std::fmt::Debug for DnstapListener {
     }
 }
 
-fn remove_stale_socket(path: &Path) -> Result<(), ListenError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_socket() => {
-            std::fs::remove_file(path).map_err(|source| ListenError::Bind {
-                addr: path.display().to_string(),
-                source,
-            })
-        }
-        Ok(_) => Err(ListenError::NotASocket(path.to_path_buf())),
-        Err(_) => Ok(()),
-    }
-}
-
 impl DnstapListener {
-    /// Binds (must run inside a tokio runtime). A stale unix socket file is removed first.
+    /// Binds (must run inside a tokio runtime). A unix socket path is cleared only when
+    /// what is there is this process's socket or a provably stale one (`socket`).
     pub async fn bind(cfg: ListenerConfig) -> Result<DnstapListener, ListenError> {
         let (bound, local) = match &cfg.addr {
             ListenAddr::Unix { path, mode } => {
-                remove_stale_socket(path)?;
-                let l = UnixListener::bind(path).map_err(|source| ListenError::Bind {
-                    addr: path.display().to_string(),
-                    source,
-                })?;
-                if let Some(m) = mode {
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m)).map_err(
-                        |source| ListenError::Permissions {
-                            path: path.clone(),
-                            source,
-                        },
-                    )?;
-                }
-                (Bound::Unix(l, path.clone()), path.display().to_string())
+                let (l, id) = socket::bind(path, *mode)?;
+                (Bound::Unix(l, path.clone(), id), path.display().to_string())
             }
             ListenAddr::Tcp(spec) => {
                 let addr = tokio::net::lookup_host((spec.host.as_str(), spec.port))
@@ -247,10 +249,12 @@ impl DnstapListener {
                 (Bound::Tcp(l), local)
             }
         };
+        let stats = Arc::new(ListenerStats::default());
+        stats.set_limits(cfg.max_connections, Arc::clone(&cfg.partial_budget));
         Ok(DnstapListener {
             bound,
             cfg: Arc::new(cfg),
-            stats: Arc::new(ListenerStats::default()),
+            stats,
             local,
         })
     }
@@ -274,6 +278,7 @@ impl DnstapListener {
         shutdown: CancellationToken,
     ) -> StatsSnapshot {
         let mut conns = JoinSet::new();
+        let slots = Arc::new(Slots::default());
         loop {
             while conns.try_join_next().is_some() {}
             let accepted: io::Result<Option<Box<dyn Io>>> = tokio::select! {
@@ -291,17 +296,25 @@ impl DnstapListener {
                     continue;
                 }
             };
-            if conns.len() >= self.cfg.max_connections {
-                self.stats.refused();
-                drop(io);
-                continue;
+            // tasks that ended while we waited free their slots now
+            while conns.try_join_next().is_some() {}
+            if slots.len() >= self.cfg.max_connections {
+                if slots.evict_idlest(self.cfg.evict_idle_after) {
+                    self.stats.evicted();
+                } else {
+                    self.stats.refused();
+                    drop(io);
+                    continue;
+                }
             }
             self.stats.accepted();
+            let slot = slots.open();
             let conn = Connection {
                 cfg: Arc::clone(&self.cfg),
                 stats: Arc::clone(&self.stats),
                 tx: tx.clone(),
                 shutdown: shutdown.clone(),
+                slot,
             };
             let label = self.local.clone();
             conns.spawn(async move {
@@ -313,10 +326,98 @@ impl DnstapListener {
             });
         }
         while conns.join_next().await.is_some() {}
-        if let Bound::Unix(_, path) = &self.bound {
-            let _ = remove_stale_socket(path);
+        if let Bound::Unix(_, path, id) = &self.bound {
+            socket::remove_if_ours(path, *id);
         }
         self.stats.snapshot()
+    }
+}
+
+/// The open connections of a listener: when each last received bytes, and how to end it.
+#[derive(Default)]
+struct Slots {
+    epoch: std::sync::OnceLock<Instant>,
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<SlotState>>>,
+}
+
+struct SlotState {
+    /// Milliseconds since the listener's epoch of the last bytes received (or the accept).
+    last: AtomicU64,
+    /// Cancelled to end the connection (eviction).
+    end: CancellationToken,
+}
+
+/// A connection's hold on a slot, released when the connection ends.
+struct Slot {
+    slots: Arc<Slots>,
+    id: u64,
+    state: Arc<SlotState>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.slots.open.lock() {
+            m.remove(&self.id);
+        }
+    }
+}
+
+impl Slot {
+    fn touch(&self) {
+        self.state
+            .last
+            .store(self.slots.now_ms(), Ordering::Relaxed);
+    }
+}
+
+impl Slots {
+    fn now_ms(&self) -> u64 {
+        let epoch = self.epoch.get_or_init(Instant::now);
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn len(&self) -> usize {
+        self.open.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn open(self: &Arc<Self>) -> Slot {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(SlotState {
+            last: AtomicU64::new(self.now_ms()),
+            end: CancellationToken::new(),
+        });
+        if let Ok(mut m) = self.open.lock() {
+            m.insert(id, Arc::clone(&state));
+        }
+        Slot {
+            slots: Arc::clone(self),
+            id,
+            state,
+        }
+    }
+
+    /// Ends the connection silent longest, if silent at least `min`; true when one was.
+    fn evict_idlest(&self, min: Duration) -> bool {
+        let now = self.now_ms();
+        let min = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
+        let Ok(mut m) = self.open.lock() else {
+            return false;
+        };
+        let victim = m
+            .iter()
+            .filter(|(_, s)| !s.end.is_cancelled())
+            .map(|(id, s)| (*id, s.last.load(Ordering::Relaxed)))
+            .filter(|(_, last)| now.saturating_sub(*last) >= min)
+            .min_by_key(|(_, last)| *last)
+            .map(|(id, _)| id);
+        match victim.and_then(|id| m.remove(&id)) {
+            Some(s) => {
+                s.end.cancel();
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -326,7 +427,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 async fn accept(b: &Bound) -> io::Result<Option<Box<dyn Io>>> {
     match b {
-        Bound::Unix(l, _) => {
+        Bound::Unix(l, _, _) => {
             let (s, _) = l.accept().await?;
             Ok(Some(Box::new(s)))
         }
@@ -343,6 +444,7 @@ struct Connection {
     stats: Arc<ListenerStats>,
     tx: mpsc::Sender<DnstapBatch>,
     shutdown: CancellationToken,
+    slot: Slot,
 }
 
 /// What one pass over the buffered bytes produced.
@@ -463,7 +565,15 @@ impl Connection {
         }
     }
 
-    async fn serve(&self, mut io: Box<dyn Io>) -> Disconnect {
+    async fn serve(&self, io: Box<dyn Io>) -> Disconnect {
+        let mut held = 0usize;
+        let end = self.serve_budgeted(io, &mut held).await;
+        self.cfg.partial_budget.resize(held, 0);
+        end
+    }
+
+    /// Serves the connection; `held` is what it draws on the partial-frame budget.
+    async fn serve_budgeted(&self, mut io: Box<dyn Io>, held: &mut usize) -> Disconnect {
         let cfg = &self.cfg;
         let mut buf = BytesMut::with_capacity(cfg.read_chunk);
         let mut codec = FrameCodec::new(cfg.max_frame_size);
@@ -471,6 +581,7 @@ impl Connection {
         let opened = Instant::now();
         let mut last_read = opened;
         let mut partial_since: Option<Instant> = None;
+        let evicted = self.slot.state.end.clone();
         loop {
             let pass = drain(&mut buf, &mut codec, &mut session, &self.stats);
             if !pass.batch.is_empty() && !self.deliver(pass.batch).await {
@@ -489,6 +600,16 @@ impl Connection {
                     let _ = timeout(cfg.write_timeout, io.shutdown()).await;
                 }
                 return end;
+            }
+            // what is left is a frame not yet complete: it draws on the shared budget
+            if !cfg.partial_budget.resize(*held, buf.len()) {
+                self.stats.partial_frame();
+                return Disconnect::MemoryBudget;
+            }
+            *held = buf.len();
+            if buf.is_empty() && buf.capacity() > 2 * cfg.read_chunk {
+                // do not keep a large frame's allocation for an idle sender
+                buf = BytesMut::with_capacity(cfg.read_chunk);
             }
             let now = Instant::now();
             if buf.is_empty() {
@@ -514,6 +635,12 @@ impl Connection {
                     }
                     return Disconnect::Shutdown;
                 }
+                () = evicted.cancelled() => {
+                    if !buf.is_empty() {
+                        self.stats.partial_frame();
+                    }
+                    return Disconnect::Evicted;
+                }
                 () = sleep_until(at), if deadline.is_some() => {
                     if !buf.is_empty() {
                         self.stats.partial_frame();
@@ -531,6 +658,7 @@ impl Connection {
                 }
                 Ok(n) => {
                     last_read = Instant::now();
+                    self.slot.touch();
                     self.stats.bytes(n);
                 }
                 Err(_) => return Disconnect::IoError,

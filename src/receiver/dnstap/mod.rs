@@ -5,11 +5,14 @@
 //! - `fstrm`: Frame Streams framing (data and control frames), a tokio-util codec.
 //! - `session`: the receiver's handshake as a sans-I/O state machine.
 //! - `file`: reading `.dnstap` files.
-//! - `listener`: unix/TCP listeners, many senders, bounded hand-over, counters (`stats`).
+//! - `listener`: unix/TCP listeners, many senders, bounded hand-over, counters (`stats`),
+//!   the unix socket file's safe creation and removal (`socket`), the shared byte budget
+//!   of partial frames (`budget`).
 //! - `config`: the input's config keys; `filter`: the `only_hosts` input filter.
 //! - `map`: a dnstap message → the event the processors analyse (`DnstapEvent`).
 //! - `receiver`: the input's entry in the input table and its socket and file receivers.
 
+pub mod budget;
 pub mod config;
 pub mod file;
 pub mod filter;
@@ -19,9 +22,11 @@ pub mod map;
 pub mod proto;
 pub mod receiver;
 pub mod session;
+pub mod socket;
 pub mod stats;
 
 pub use crate::event::{DnstapEvent, MsgFamily, MsgType};
+pub use budget::ByteBudget;
 pub use config::{DnstapInput, DnstapSource, TcpSpec};
 pub use file::DnstapFileReader;
 pub use filter::HostFilter;

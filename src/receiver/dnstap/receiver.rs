@@ -45,6 +45,10 @@ impl InfoSource for ListenerStats {
     fn info(&self) -> serde_json::Value {
         serde_json::to_value(self.snapshot()).unwrap_or(serde_json::Value::Null)
     }
+
+    fn tables(&self) -> Vec<crate::metric::TableStat> {
+        ListenerStats::tables(self)
+    }
 }
 
 impl ReceiverConfig for DnstapInput {

@@ -1,9 +1,14 @@
 //! Counters of a dnstap listener, shared by its connection tasks (relaxed atomics, one
-//! increment per frame or batch, not per byte) and read as a plain snapshot: connections,
-//! frames, messages, backpressure, drops, and disconnects by reason.
+//! increment per frame or batch, not per byte) and read as a plain snapshot: connections
+//! (with the slots' bound and what it refused or evicted), frames, messages, backpressure,
+//! drops, the partial-frame byte budget, and disconnects by reason.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use super::budget::ByteBudget;
+use crate::metric::TableStat;
 
 /// Why a connection ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,11 +40,15 @@ pub enum Disconnect {
     Shutdown,
     /// The consumer's channel closed.
     ConsumerGone,
+    /// Its partial frame would have taken the shared partial-frame budget past its limit.
+    MemoryBudget,
+    /// Every slot was taken and a new sender took this connection's (it was idle longest).
+    Evicted,
 }
 
 impl Disconnect {
     /// Every reason, in counter order.
-    pub const ALL: [Disconnect; 13] = [
+    pub const ALL: [Disconnect; 15] = [
         Disconnect::Stopped,
         Disconnect::AbruptClose,
         Disconnect::Garbage,
@@ -53,6 +62,8 @@ impl Disconnect {
         Disconnect::IoError,
         Disconnect::Shutdown,
         Disconnect::ConsumerGone,
+        Disconnect::MemoryBudget,
+        Disconnect::Evicted,
     ];
 
     /// Snake-case name used in snapshots and logs.
@@ -71,6 +82,8 @@ impl Disconnect {
             Disconnect::IoError => "io_error",
             Disconnect::Shutdown => "shutdown",
             Disconnect::ConsumerGone => "consumer_gone",
+            Disconnect::MemoryBudget => "memory_budget",
+            Disconnect::Evicted => "evicted",
         }
     }
 
@@ -78,7 +91,10 @@ impl Disconnect {
     pub fn is_misbehaviour(self) -> bool {
         !matches!(
             self,
-            Disconnect::Stopped | Disconnect::Shutdown | Disconnect::ConsumerGone
+            Disconnect::Stopped
+                | Disconnect::Shutdown
+                | Disconnect::ConsumerGone
+                | Disconnect::Evicted
         )
     }
 
@@ -104,7 +120,10 @@ pub struct ListenerStats {
     backpressure_waits: AtomicU64,
     dropped_messages: AtomicU64,
     partial_frames: AtomicU64,
-    disconnects: [AtomicU64; 13],
+    evicted: AtomicU64,
+    disconnects: [AtomicU64; 15],
+    max_connections: AtomicUsize,
+    budget: OnceLock<Arc<ByteBudget>>,
 }
 
 /// A copy of the counters.
@@ -112,8 +131,13 @@ pub struct ListenerStats {
 pub struct StatsSnapshot {
     /// Connections accepted.
     pub connections_accepted: u64,
-    /// Connections refused because `max_connections` were open.
+    /// Connections refused because `max_connections` were open and none idle long enough
+    /// to give up its slot.
     pub connections_refused: u64,
+    /// Connections closed to give their slot to a new sender (idle longest).
+    pub connections_evicted: u64,
+    /// The bound on connections open at once.
+    pub max_connections: u64,
     /// accept() failures (e.g. out of file descriptors).
     pub accept_errors: u64,
     /// Connections open now.
@@ -138,6 +162,14 @@ pub struct StatsSnapshot {
     pub dropped_messages: u64,
     /// Connections closed, timed out or shut down inside a frame (that frame is lost).
     pub partial_frames: u64,
+    /// Bytes of frames not yet complete held now, by every dnstap connection of the
+    /// process (the shared budget).
+    pub partial_bytes: u64,
+    /// The shared partial-frame budget.
+    pub partial_budget: u64,
+    /// Connections of every listener closed because their partial frame did not fit the
+    /// shared budget.
+    pub partial_budget_refused: u64,
     /// Ended connections by reason.
     pub disconnects: BTreeMap<&'static str, u64>,
 }
@@ -160,6 +192,14 @@ impl ListenerStats {
     }
     pub(crate) fn refused(&self) {
         add(&self.refused, 1);
+    }
+    pub(crate) fn evicted(&self) {
+        add(&self.evicted, 1);
+    }
+    pub(crate) fn set_limits(&self, max_connections: usize, budget: Arc<ByteBudget>) {
+        self.max_connections
+            .store(max_connections, Ordering::Relaxed);
+        let _ = self.budget.set(budget);
     }
     pub(crate) fn accept_error(&self) {
         add(&self.accept_errors, 1);
@@ -199,6 +239,8 @@ impl ListenerStats {
         StatsSnapshot {
             connections_accepted: g(&self.accepted),
             connections_refused: g(&self.refused),
+            connections_evicted: g(&self.evicted),
+            max_connections: self.max_connections.load(Ordering::Relaxed) as u64,
             accept_errors: g(&self.accept_errors),
             connections_active: g(&self.active),
             bytes: g(&self.bytes),
@@ -211,10 +253,35 @@ impl ListenerStats {
             backpressure_waits: g(&self.backpressure_waits),
             dropped_messages: g(&self.dropped_messages),
             partial_frames: g(&self.partial_frames),
+            partial_bytes: self.budget.get().map_or(0, |b| b.held() as u64),
+            partial_budget: self.budget.get().map_or(0, |b| b.limit() as u64),
+            partial_budget_refused: self.budget.get().map_or(0, |b| b.refused()),
             disconnects: Disconnect::ALL
                 .iter()
                 .map(|d| (d.as_str(), g(&self.disconnects[d.index()])))
                 .collect(),
         }
+    }
+}
+
+impl ListenerStats {
+    /// The listener's bounded tables: connections (refusals as losses) and the shared
+    /// partial-frame budget in bytes (connections it closed as losses).
+    pub fn tables(&self) -> Vec<TableStat> {
+        let s = self.snapshot();
+        vec![
+            TableStat {
+                name: "dnstap_connections",
+                len: s.connections_active as usize,
+                limit: s.max_connections as usize,
+                evicted: s.connections_refused,
+            },
+            TableStat {
+                name: "dnstap_partial_frame_bytes",
+                len: s.partial_bytes as usize,
+                limit: s.partial_budget as usize,
+                evicted: s.partial_budget_refused,
+            },
+        ]
     }
 }

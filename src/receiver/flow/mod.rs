@@ -26,6 +26,7 @@ use std::net::IpAddr;
 
 use crate::decode::Decoder;
 use crate::event::FlowDatagram;
+use crate::metric::TableStat;
 use crate::time::Timespec;
 use crate::wire::flow::FlowRecord;
 
@@ -48,6 +49,13 @@ impl FlowDecoder {
     /// A decoder for `flow_type` with default bounds.
     pub fn new(flow_type: FlowType) -> Self {
         FlowDecoder::with_limits(flow_type, TemplateLimits::default(), 4096)
+    }
+
+    /// One of `shares` decoders of a stream (one per worker): each gets its share of the
+    /// default bounds, so the stream's templates stay within them in all.
+    pub fn shard(flow_type: FlowType, shares: usize) -> Self {
+        let n = shares.max(1);
+        FlowDecoder::with_limits(flow_type, TemplateLimits::default().share(n), 4096 / n)
     }
 
     /// A decoder with explicit template bounds and a bound on exporters tracked.
@@ -74,6 +82,34 @@ impl FlowDecoder {
     /// The template cache.
     pub fn templates(&self) -> &TemplateCache {
         &self.templates
+    }
+
+    /// The decoder's bounded tables: template bytes (refusals and budget evictions as its
+    /// losses), template domains, and exporters counted.
+    pub fn tables(&self) -> Vec<TableStat> {
+        let t = &self.templates;
+        let ts = t.stats();
+        let limits = t.limits();
+        vec![
+            TableStat {
+                name: "flow_template_bytes",
+                len: t.bytes(),
+                limit: limits.max_total_bytes,
+                evicted: ts.refused + ts.budget_evicted,
+            },
+            TableStat {
+                name: "flow_template_domains",
+                len: t.domains(),
+                limit: limits.max_domains,
+                evicted: ts.domains_evicted,
+            },
+            TableStat {
+                name: "flow_exporters",
+                len: self.stats.len(),
+                limit: self.stats.limit(),
+                evicted: self.stats.evicted(),
+            },
+        ]
     }
 
     /// Decodes one datagram from `exporter` received at `ts`. `None`: nothing to report
