@@ -31,6 +31,7 @@ mod flow_processor;
 mod flow_udp;
 mod hardening;
 mod netprobe;
+mod netprobe_processor;
 mod otlp_collector;
 mod otlp_delivery;
 mod otlp_docs;
