@@ -41,6 +41,20 @@ fn start_now(stream: &mut Stream) -> Result<(), String> {
         .inspect_err(|_| stream.stop())
 }
 
+/// The entry of a policy in a list of them.
+fn policy_in<'a>(policies: &'a [PolicyEntry], name: &str) -> Option<&'a PolicyEntry> {
+    policies.iter().find(|p| p.name == name)
+}
+
+/// The exporters of a policy (every exporter unless a pipeline named them).
+fn exports_in(exports: &[(String, Exports)], name: &str) -> Exports {
+    exports
+        .iter()
+        .find(|(p, _)| p == name)
+        .map(|(_, e)| *e)
+        .unwrap_or_default()
+}
+
 /// pktvisor's text for a policy whose input did not start.
 fn failed_to_start(policy: &str, e: impl std::fmt::Display) -> AgentError {
     AgentError::create(format!("policy [{policy}] failed to start: {e}"))
@@ -423,16 +437,12 @@ impl Registry {
 
     /// The entry of a policy.
     pub fn policy(&self, name: &str) -> Option<&PolicyEntry> {
-        self.policies.iter().find(|p| p.name == name)
+        policy_in(&self.policies, name)
     }
 
     /// The exporters a policy's metrics go to.
     pub fn exports(&self, name: &str) -> Exports {
-        self.exports
-            .iter()
-            .find(|(p, _)| p == name)
-            .map(|(_, e)| *e)
-            .unwrap_or_default()
+        exports_in(&self.exports, name)
     }
 
     /// The entry of a policy the REST API and `/metrics` serve.
@@ -520,16 +530,12 @@ pub struct RegistryView {
 impl RegistryView {
     /// The entry of a policy.
     pub fn policy(&self, name: &str) -> Option<&PolicyEntry> {
-        self.policies.iter().find(|p| p.name == name)
+        policy_in(&self.policies, name)
     }
 
     /// The exporters a policy's metrics go to.
     pub fn exports(&self, name: &str) -> Exports {
-        self.exports
-            .iter()
-            .find(|(p, _)| p == name)
-            .map(|(_, e)| *e)
-            .unwrap_or_default()
+        exports_in(&self.exports, name)
     }
 
     /// The entry of a policy the REST API and `/metrics` serve.

@@ -494,26 +494,6 @@ impl Stream {
             .any(|removed| removed)
     }
 
-    /// Snapshots of one policy (or every policy) on this stream.
-    pub fn snapshots_now(
-        &self,
-        policy: Option<&str>,
-        sel: Select,
-        now: Timespec,
-    ) -> Vec<PolicySnapshots> {
-        self.handle.snapshots_now(policy, sel, now)
-    }
-
-    /// Every handler on this stream (bounded tables summed over the workers).
-    pub fn handlers_now(&self) -> Vec<HandlerState> {
-        self.handle.handlers_now()
-    }
-
-    /// Every bucket of every handler on this stream, for the OTLP push.
-    pub fn readings_now(&self, now: Timespec) -> Vec<HandlerReading> {
-        self.handle.readings_now(now)
-    }
-
     /// Waits (at most `limit`) until the input runs or has already ended (a short file);
     /// the source's error when it failed to open. A source still opening after `limit`
     /// is left to carry on.
