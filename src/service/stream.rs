@@ -894,11 +894,18 @@ mod tests {
         s.stop_receiver();
         s.stop_receiver();
         // the worker still answers once its receiver is gone
-        assert_eq!(s.handlers_now().len(), 1, "the stream's own table, summed");
+        assert_eq!(
+            s.handle().handlers_now().len(),
+            1,
+            "the stream's own table, summed"
+        );
         s.stop();
         s.stop();
         assert!(s.status.ended.load(Ordering::SeqCst));
-        assert!(s.handlers_now().is_empty(), "nothing answers after stop");
+        assert!(
+            s.handle().handlers_now().is_empty(),
+            "nothing answers after stop"
+        );
         let mut t = Stream::start("m2", "t", mock(), 1, &Vec::new).expect("starts");
         t.stop();
         t.stop_receiver();
