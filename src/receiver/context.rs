@@ -189,6 +189,13 @@ impl Shutdown {
     }
 }
 
+/// Frames a receiver is gathering: one batch per worker it feeds
+/// ([`ReceiverContext::frame_sink`]).
+#[derive(Debug)]
+pub struct FrameSink {
+    parts: Vec<Batch>,
+}
+
 /// How a receiver reaches its stream: output, shutdown signal and status.
 pub struct ReceiverContext {
     txs: Vec<SyncSender<Delivery>>,
@@ -281,6 +288,80 @@ impl ReceiverContext {
     /// An empty frame batch (recycled when one is available).
     pub fn frame_batch(&self) -> Batch {
         self.recycle.try_recv().unwrap_or_default()
+    }
+
+    /// Where a receiver gathers frames: one batch, or one per worker when the context
+    /// spreads over several (each frame is then copied once, straight into its worker's
+    /// batch, instead of into a batch the router copies again).
+    pub fn frame_sink(&self) -> FrameSink {
+        let n = self.router.as_ref().map_or(1, |r| r.borrow().shards());
+        FrameSink {
+            parts: (0..n).map(|_| self.frame_batch()).collect(),
+        }
+    }
+
+    /// Adds one frame to `sink`; a batch that reaches `limits` (bytes, frames) is sent.
+    /// False when the stream is gone.
+    pub fn push_frame(
+        &self,
+        sink: &mut FrameSink,
+        frame: (Timespec, u16, &[u8], u32),
+        limits: (usize, usize),
+    ) -> bool {
+        let Some(router) = &self.router else {
+            let b = &mut sink.parts[0];
+            b.push(frame.0, frame.1, frame.2, frame.3);
+            return (b.bytes() < limits.0 && b.len() < limits.1) || self.send_frames(b);
+        };
+        let status = &self.status;
+        let mut count = |units: u64| {
+            status.packets.fetch_add(units, Ordering::Relaxed);
+            status.queue_depth.fetch_add(1, Ordering::Relaxed);
+        };
+        let out = Outputs {
+            txs: &self.txs,
+            recycle: &self.recycle,
+        };
+        let Some(i) = router
+            .borrow_mut()
+            .push_frame(&mut sink.parts, frame, &out, &mut count)
+        else {
+            return false;
+        };
+        let b = &mut sink.parts[i];
+        if b.bytes() < limits.0 && b.len() < limits.1 {
+            return true;
+        }
+        count(b.len() as u64);
+        let next = self.frame_batch();
+        self.txs.get(i).is_some_and(|tx| {
+            tx.send(Delivery::Frames(std::mem::replace(b, next)))
+                .is_ok()
+        })
+    }
+
+    /// Sends every frame left in `sink`; false when the stream is gone.
+    pub fn flush_frames(&self, sink: &mut FrameSink) -> bool {
+        if self.router.is_none() {
+            return self.send_frames(&mut sink.parts[0]);
+        }
+        let status = &self.status;
+        let mut count = |units: u64| {
+            status.packets.fetch_add(units, Ordering::Relaxed);
+            status.queue_depth.fetch_add(1, Ordering::Relaxed);
+        };
+        let out = Outputs {
+            txs: &self.txs,
+            recycle: &self.recycle,
+        };
+        Router::flush(
+            &mut sink.parts,
+            &out,
+            &mut count,
+            Batch::len,
+            || self.frame_batch(),
+            Delivery::Frames,
+        )
     }
 
     /// Opens a source with `open`, retrying with backoff (1 s doubling to 30 s) while it

@@ -153,7 +153,7 @@ impl Router {
     }
 
     /// Sends the non-empty parts and starts them afresh.
-    fn flush<T>(
+    pub(crate) fn flush<T>(
         parts: &mut [T],
         out: &Outputs<'_>,
         units: &mut dyn FnMut(u64),
@@ -172,6 +172,29 @@ impl Router {
             }
         }
         true
+    }
+
+    /// Routes one frame straight into the batch of its worker (`parts`, one per worker),
+    /// after what the recording's clock asks every worker first. The worker's index, or
+    /// None when a worker is gone.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_frame(
+        &mut self,
+        parts: &mut [Batch],
+        frame: (Timespec, u16, &[u8], u32),
+        out: &Outputs<'_>,
+        units: &mut dyn FnMut(u64),
+    ) -> Option<usize> {
+        let (ts, linktype, data, origlen) = frame;
+        let fresh = || out.recycle.try_recv().unwrap_or_default();
+        if let Some(d) = self.clock(ts)
+            && !Self::tell_all(d, parts, out, units, Batch::len, fresh, Delivery::Frames)
+        {
+            return None;
+        }
+        let i = shard_of(linktype, data, self.shards);
+        parts.get_mut(i)?.push(ts, linktype, data, origlen);
+        Some(i)
     }
 
     fn frames(&mut self, batch: Batch, out: &Outputs<'_>, units: &mut dyn FnMut(u64)) -> bool {

@@ -836,22 +836,33 @@ fn run_workers(
 ) -> Result<Vec<bool>, StreamError> {
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(ws.len());
+        // Each worker says when it is done, so the end is seen at once (not at the next
+        // progress tick).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         for (i, (mut w, (rx, recycle))) in ws
             .drain(..)
             .zip(data_rx.into_iter().zip(recycle_tx))
             .enumerate()
         {
+            let done = done_tx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("worker-file-{i}"))
                 .spawn_scoped(scope, move || {
                     let ended = drain(&mut w, &rx, recycle, &mut |_| {});
+                    let _ = done.send(());
                     (w, ended)
                 })
                 .map_err(|e| StreamError::Spawn("file".to_string(), e))?;
             handles.push(h);
         }
-        while !handles.iter().all(|h| h.is_finished()) {
-            std::thread::sleep(Duration::from_millis(100));
+        drop(done_tx);
+        let mut running = handles.len();
+        while running > 0 {
+            match done_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(()) => running -= 1,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
             let (read, total) = progress_of(status);
             progress.update(status.packets.load(Ordering::Relaxed), read, total);
         }

@@ -18,6 +18,8 @@ use super::PcapFileReader;
 const BATCH_BYTES: usize = 512 * 1024;
 /// Frames per delivered batch.
 const BATCH_FRAMES: usize = 4096;
+/// Records between progress updates.
+const PROGRESS_EVERY: u64 = 4096;
 
 /// Reads one capture file.
 #[derive(Debug)]
@@ -39,7 +41,8 @@ impl Receiver for PcapFileReceiver {
         let mut filter = self.bpf.as_deref().map(BpfFilterSet::new);
         ctx.status.running.store(true, Ordering::SeqCst);
         let mut summary = FileSummary::default();
-        let mut batch = ctx.frame_batch();
+        let mut sink = ctx.frame_sink();
+        let limits = (BATCH_BYTES, BATCH_FRAMES);
         loop {
             if ctx.shutdown.is_triggered() {
                 return Ok(());
@@ -63,18 +66,18 @@ impl Receiver for PcapFileReceiver {
                     Err(e) => return Err(e.to_string()),
                 }
             }
-            batch.push(rec.ts, rec.linktype, rec.data, rec.origlen);
-            if batch.bytes() >= BATCH_BYTES || batch.len() >= BATCH_FRAMES {
+            let frame = (rec.ts, rec.linktype, rec.data, rec.origlen);
+            if !ctx.push_frame(&mut sink, frame, limits) {
+                return Ok(());
+            }
+            if summary.records % PROGRESS_EVERY == 0 {
                 ctx.status
                     .set_progress(reader.bytes_read(), reader.total_bytes());
-                if !ctx.send_frames(&mut batch) {
-                    return Ok(());
-                }
             }
         }
         ctx.status
             .set_progress(reader.bytes_read(), reader.total_bytes());
-        if !ctx.send_frames(&mut batch) {
+        if !ctx.flush_frames(&mut sink) {
             return Ok(());
         }
         summary.truncated = reader.truncated();
