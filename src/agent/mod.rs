@@ -35,9 +35,7 @@ use crate::config::visor::{VisorDocument, parse_document};
 use crate::enrich::geo::GeoDatabases;
 use crate::enrich::services::ServiceRegistry;
 use crate::processor::ProcessorContext;
-use crate::service::plan::{
-    PlanDefaults, ResolvedPlan, check_taps, resolve_policy, resource_conflicts,
-};
+use crate::service::plan::{PlanDefaults, ResolvedPlan, check_taps, resource_conflicts};
 
 /// The running agent.
 pub struct Agent {
@@ -262,20 +260,8 @@ pub fn resolve_definitions(
         }
     }
     let mut errors = check_taps(&defs.taps);
-    let mut resolved = Vec::new();
-    for p in &defs.policies {
-        if reg.policy(&p.name).is_some() {
-            errors.push(ConfigError::at(
-                format!("visor.policies.{}", p.name),
-                format!("policy with name '{}' already defined", p.name),
-            ));
-            continue;
-        }
-        match resolve_policy(&doc, p, &reg.defaults) {
-            Ok(v) => resolved.push((p.name.clone(), v)),
-            Err(e) => errors.extend(e),
-        }
-    }
+    let (resolved, more) = reg.resolve_each(&doc, &defs.policies, &[]);
+    errors.extend(more);
     let all: Vec<ResolvedPlan> = resolved.iter().flat_map(|(_, v)| v.clone()).collect();
     errors.extend(resource_conflicts(&all));
     if errors.is_empty() {

@@ -188,6 +188,32 @@ impl Registry {
         resolve_policy(&doc, def, &self.defaults)
     }
 
+    /// Resolves each of `policies` against `doc`: their plans, and every problem with its
+    /// path (a name already registered, unless it is one of `replacing`, is one).
+    pub fn resolve_each(
+        &self,
+        doc: &VisorDocument,
+        policies: &[PolicyDef],
+        replacing: &[String],
+    ) -> (Vec<(String, Vec<ResolvedPlan>)>, Vec<ConfigError>) {
+        let mut resolved = Vec::new();
+        let mut errors = Vec::new();
+        for p in policies {
+            if self.policy(&p.name).is_some() && !replacing.contains(&p.name) {
+                errors.push(ConfigError::at(
+                    format!("visor.policies.{}", p.name),
+                    format!("policy with name '{}' already defined", p.name),
+                ));
+                continue;
+            }
+            match resolve_policy(doc, p, &self.defaults) {
+                Ok(v) => resolved.push((p.name.clone(), v)),
+                Err(e) => errors.extend(e),
+            }
+        }
+        (resolved, errors)
+    }
+
     /// Resolves, starts and registers a policy (transactional). Errors are pktvisor's
     /// texts; nothing starts unless the whole policy resolves.
     pub fn add_policy(&mut self, def: PolicyDef) -> Result<(), AgentError> {

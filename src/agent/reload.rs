@@ -29,7 +29,7 @@ use crate::config::error::ConfigError;
 use crate::config::load::Loaded;
 use crate::config::visor::{TapDef, VisorDocument};
 use crate::service::pipeline::PolicyPipeline;
-use crate::service::plan::{PolicyPlan, ResolvedPlan, check_taps, resolve_policy};
+use crate::service::plan::{PolicyPlan, ResolvedPlan, check_taps};
 
 /// What a reload did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -132,20 +132,8 @@ fn resolve(
         policies: defs.policies.clone(),
         config: None,
     };
-    let mut resolved = Vec::new();
-    for p in &defs.policies {
-        if reg.policy(&p.name).is_some() && !old.1.contains(&p.name) {
-            errors.push(ConfigError::at(
-                format!("visor.policies.{}", p.name),
-                format!("policy with name '{}' already defined", p.name),
-            ));
-            continue;
-        }
-        match resolve_policy(&doc, p, &reg.defaults) {
-            Ok(v) => resolved.push((p.name.clone(), v)),
-            Err(e) => errors.extend(e),
-        }
-    }
+    let (resolved, more) = reg.resolve_each(&doc, &defs.policies, &old.1);
+    errors.extend(more);
     errors.extend(final_conflicts(reg, old, &resolved));
     if errors.is_empty() {
         Ok((taps, resolved))

@@ -248,19 +248,28 @@ impl ReceiverContext {
         }
     }
 
-    /// Hands `d` to the worker(s), waiting for room; false when the stream is gone.
-    pub fn send(&self, d: Delivery) -> bool {
+    /// Counts units (frames, messages, datagrams) handed to the workers, and the delivery.
+    fn counter(&self) -> impl FnMut(u64) + '_ {
         let status = &self.status;
-        let mut count = |units: u64| {
+        move |units: u64| {
             status.packets.fetch_add(units, Ordering::Relaxed);
             status.queue_depth.fetch_add(1, Ordering::Relaxed);
-        };
+        }
+    }
+
+    /// The workers' queues, for the router.
+    fn outputs(&self) -> Outputs<'_> {
+        Outputs {
+            txs: &self.txs,
+            recycle: &self.recycle,
+        }
+    }
+
+    /// Hands `d` to the worker(s), waiting for room; false when the stream is gone.
+    pub fn send(&self, d: Delivery) -> bool {
+        let mut count = self.counter();
         if let Some(router) = &self.router {
-            let out = Outputs {
-                txs: &self.txs,
-                recycle: &self.recycle,
-            };
-            return router.borrow_mut().route(d, &out, &mut count);
+            return router.borrow_mut().route(d, &self.outputs(), &mut count);
         }
         let units = match &d {
             Delivery::Frames(b) => b.len(),
@@ -313,15 +322,8 @@ impl ReceiverContext {
             b.push(frame.0, frame.1, frame.2, frame.3);
             return (b.bytes() < limits.0 && b.len() < limits.1) || self.send_frames(b);
         };
-        let status = &self.status;
-        let mut count = |units: u64| {
-            status.packets.fetch_add(units, Ordering::Relaxed);
-            status.queue_depth.fetch_add(1, Ordering::Relaxed);
-        };
-        let out = Outputs {
-            txs: &self.txs,
-            recycle: &self.recycle,
-        };
+        let mut count = self.counter();
+        let out = self.outputs();
         let Some(i) = router
             .borrow_mut()
             .push_frame(&mut sink.parts, frame, &out, &mut count)
@@ -345,15 +347,8 @@ impl ReceiverContext {
         if self.router.is_none() {
             return self.send_frames(&mut sink.parts[0]);
         }
-        let status = &self.status;
-        let mut count = |units: u64| {
-            status.packets.fetch_add(units, Ordering::Relaxed);
-            status.queue_depth.fetch_add(1, Ordering::Relaxed);
-        };
-        let out = Outputs {
-            txs: &self.txs,
-            recycle: &self.recycle,
-        };
+        let mut count = self.counter();
+        let out = self.outputs();
         Router::flush(
             &mut sink.parts,
             &out,
