@@ -427,16 +427,15 @@ impl Registry {
         let mut empty = Vec::new();
         for sname in &streams {
             if let Some(s) = self.streams.iter_mut().find(|s| &s.stream.name == sname) {
-                if s.policies.len() > 1 {
-                    tracing::info!(
-                        "policy [{name}]: input instance {sname} not stopped because it is in use by another policy."
-                    );
-                }
                 s.stream.detach_now(name);
                 s.policies.retain(|p| p != name);
                 let resources = format!("{sname}-resources");
                 if s.policies.iter().all(|p| *p == resources) {
                     empty.push(sname.clone());
+                } else {
+                    tracing::info!(
+                        "policy [{name}]: input instance {sname} not stopped because it is in use by another policy."
+                    );
                 }
             }
         }

@@ -447,11 +447,17 @@ fn logs_match_pktvisors_lines_and_carry_no_colour_when_piped() {
     let policy = "version: \"1.0\"\nvisor:\n  policies:\n    synthetic:\n      kind: collection\n      input: {tap: synth, input_type: pcap}\n      handlers: {modules: {n: {type: net}}}\n";
     let r = post_yaml(&a, "/api/v1/policies", policy);
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(
-        a.request("DELETE", "/api/v1/policies/synthetic", None)
-            .status,
-        200
+    // a second policy on the same stream: deleting the first leaves the stream running
+    let r = post_yaml(
+        &a,
+        "/api/v1/policies",
+        &policy.replace("synthetic", "second"),
     );
+    assert_eq!(r.status, 201, "{}", r.body);
+    for p in ["synthetic", "second"] {
+        let path = format!("/api/v1/policies/{p}");
+        assert_eq!(a.request("DELETE", &path, None).status, 200);
+    }
     let mut a = a;
     let status = a.terminate(Duration::from_secs(20)).expect("agent stops");
     assert!(status.success(), "{status}");
@@ -476,7 +482,15 @@ fn logs_match_pktvisors_lines_and_carry_no_colour_when_piped() {
         "REQUEST: POST /api/v1/policies 201".to_string(),
         "Shutting down".to_string(),
         "exit with success".to_string(),
+        format!(
+            "policy [synthetic]: input instance {stream} not stopped because it is in use by another policy."
+        ),
     ] {
         assert!(text.contains(&line), "missing {line:?} in:\n{text}");
     }
+    // the last policy's deletion stops the stream: no such line for it
+    assert!(
+        !text.contains("policy [second]: input instance"),
+        "the stream of the last policy was kept:\n{text}"
+    );
 }
