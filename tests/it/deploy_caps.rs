@@ -30,12 +30,18 @@ fn agent_copy(name: &str, caps: Option<&str>) -> PathBuf {
     bin
 }
 
+/// `bin lo` on `port` under `setpriv` with these arguments.
+fn agent_command(bin: &Path, setpriv: &[&str], port: u16) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(setpriv)
+        .arg(bin)
+        .args(["lo", "-l", "127.0.0.1", "-p", &port.to_string()]);
+    c
+}
+
 fn start(bin: &Path, setpriv: &[&str]) -> AgentProc {
     let port = free_port();
-    let child = Command::new("setpriv")
-        .args(setpriv)
-        .arg(bin)
-        .args(["lo", "-l", "127.0.0.1", "-p", &port.to_string()])
+    let child = agent_command(bin, setpriv, port)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -133,11 +139,7 @@ fn deploy_caps_without_capabilities_the_capture_fails_visibly() {
         return;
     }
     let bin = agent_copy("none", None);
-    let port = free_port();
-    let out = Command::new("setpriv")
-        .args(NOBODY)
-        .arg(&bin)
-        .args(["lo", "-l", "127.0.0.1", "-p", &port.to_string()])
+    let out = agent_command(&bin, NOBODY, free_port())
         .output()
         .expect("setpriv");
     let text = format!(

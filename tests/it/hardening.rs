@@ -99,6 +99,44 @@ fn input_of(a: &AgentProc, policy: &str) -> (String, u64) {
     (name, input["input"]["packets"].as_u64().unwrap_or(0))
 }
 
+/// An agent on one flow tap `tap` (`tap_type`, `flow_type`) listening on 127.0.0.1:`port`
+/// with policy `policy`; logs go to a file (these tests make many requests and do not drain a
+/// pipe). Waits until its listener is up.
+fn flow_agent(name: &str, tap: (&str, &str, &str), port: u16, policy: &str) -> AgentProc {
+    let (tap, tap_type, flow_type) = tap;
+    let cfg = temp_file(
+        &format!("{name}.yaml"),
+        &format!(
+            "visor:\n  taps:\n    {tap}: {{input_type: {tap_type}, config: {{flow_type: {flow_type}, bind: 127.0.0.1, port: {port}}}}}\n  policies:\n    {policy}:\n      kind: collection\n      input: {{tap: {tap}, input_type: flow}}\n      handlers: {{modules: {{f: {{type: flow}}}}}}\n"
+        ),
+    );
+    let log = temp_path(&format!("{name}.log"));
+    let a = AgentProc::start(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-file",
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+    wait_until(10, "the flow listener", || a.get("/readyz").status == 200);
+    a
+}
+
+/// Waits until `policy`'s input count stops moving above `floor`; the count.
+fn settled_count(a: &AgentProc, policy: &str, floor: u64, what: &str) -> u64 {
+    let mut last = 0;
+    wait_until(120, what, || {
+        let now = input_of(a, policy).1;
+        let settled = now == last && now > floor;
+        last = now;
+        std::thread::sleep(Duration::from_millis(500));
+        settled
+    });
+    last
+}
+
 /// The start of a handler's oldest period: a handler started anew has a later one.
 fn oldest_start(a: &AgentProc, policy: &str, handler: &str) -> String {
     let v = info(a, policy);
@@ -321,24 +359,7 @@ fn sflow_agents_by_the_hundred_thousand_stay_within_the_device_bound() {
         return;
     }
     let port = free_udp_port();
-    let cfg = temp_file(
-        "sflow-flood.yaml",
-        &format!(
-            "visor:\n  taps:\n    sf: {{input_type: sflow, config: {{flow_type: sflow, bind: 127.0.0.1, port: {port}}}}}\n  policies:\n    flows:\n      kind: collection\n      input: {{tap: sf, input_type: flow}}\n      handlers: {{modules: {{f: {{type: flow}}}}}}\n"
-        ),
-    );
-    // many requests: logs go to a file, not to the pipe this test does not drain
-    let log = temp_path("sflow-flood.log");
-    let a = AgentProc::start(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--log-file",
-            log.to_str().unwrap(),
-        ],
-        None,
-    );
-    wait_until(10, "the flow listener", || a.get("/readyz").status == 200);
+    let a = flow_agent("sflow-flood", ("sf", "sflow", "sflow"), port, "flows");
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let dg = sflow_template();
     let pid = a.child.id();
@@ -362,14 +383,7 @@ fn sflow_agents_by_the_hundred_thousand_stay_within_the_device_bound() {
 
     let base = rss_kib(pid);
     send_agents(&sock, port, &dg, 0x0b00_0000, 300_000);
-    let mut last = 0;
-    wait_until(120, "the flood to be read", || {
-        let now = input_of(&a, "flows").1;
-        let settled = now == last && now > 1000;
-        last = now;
-        std::thread::sleep(Duration::from_millis(500));
-        settled
-    });
+    let last = settled_count(&a, "flows", 1000, "the flood to be read");
     let grown_mib = rss_kib(pid).saturating_sub(base) / 1024;
     let d = devices(&a);
     eprintln!(
@@ -548,23 +562,7 @@ fn a_template_flood_stays_inside_its_byte_budget() {
         return;
     }
     let port = free_udp_port();
-    let cfg = temp_file(
-        "template-flood.yaml",
-        &format!(
-            "visor:\n  taps:\n    nf: {{input_type: flow, config: {{flow_type: netflow, bind: 127.0.0.1, port: {port}}}}}\n  policies:\n    nf:\n      kind: collection\n      input: {{tap: nf, input_type: flow}}\n      handlers: {{modules: {{f: {{type: flow}}}}}}\n"
-        ),
-    );
-    let log = temp_path("template-flood.log");
-    let a = AgentProc::start(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--log-file",
-            log.to_str().unwrap(),
-        ],
-        None,
-    );
-    wait_until(10, "the flow listener", || a.get("/readyz").status == 200);
+    let a = flow_agent("template-flood", ("nf", "flow", "netflow"), port, "nf");
     let pid = a.child.id();
     let base = rss_kib(pid);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -574,14 +572,7 @@ fn a_template_flood_stays_inside_its_byte_budget() {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    let mut last = 0;
-    wait_until(120, "the templates to be read", || {
-        let now = input_of(&a, "nf").1;
-        let settled = now == last && now > 0;
-        last = now;
-        std::thread::sleep(Duration::from_millis(500));
-        settled
-    });
+    let last = settled_count(&a, "nf", 0, "the templates to be read");
     let grown = rss_kib(pid).saturating_sub(base) / 1024;
     let metrics = a.get("/api/v1/policies/__all/metrics/prometheus").body;
     let (held, limit, refused) = prom_table(&metrics, "flow_template_bytes");
