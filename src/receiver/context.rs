@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::event::{CaptureStats, ProbeResult};
-use crate::receiver::batch::Batch;
+use crate::receiver::batch::{Batch, SharedBytes};
 use crate::receiver::dnstap::listener::DnstapBatch;
 use crate::receiver::flow::udp::DatagramBatch;
 use crate::receiver::router::{Outputs, Router};
@@ -299,9 +299,8 @@ impl ReceiverContext {
         self.recycle.try_recv().unwrap_or_default()
     }
 
-    /// Where a receiver gathers frames: one batch, or one per worker when the context
-    /// spreads over several (each frame is then copied once, straight into its worker's
-    /// batch, instead of into a batch the router copies again).
+    /// Where a receiver gathers frames lying in a shared buffer: one batch, or one per
+    /// worker when the context spreads over several.
     pub fn frame_sink(&self) -> FrameSink {
         let n = self.router.as_ref().map_or(1, |r| r.borrow().shards());
         FrameSink {
@@ -309,31 +308,57 @@ impl ReceiverContext {
         }
     }
 
-    /// Adds one frame to `sink`; a batch that reaches `limits` (bytes, frames) is sent.
-    /// False when the stream is gone.
+    /// Adds one frame lying in `buf` (`ts`, `linktype`, its offset and length, `origlen`)
+    /// to `sink` without copying it, into its worker's batch; a batch is sent when it
+    /// reaches `max_frames` or before it would hold a second buffer. False when the stream
+    /// is gone.
     pub fn push_frame(
         &self,
         sink: &mut FrameSink,
-        frame: (Timespec, u16, &[u8], u32),
-        limits: (usize, usize),
+        buf: &SharedBytes,
+        frame: (Timespec, u16, usize, usize, u32),
+        max_frames: usize,
     ) -> bool {
-        let Some(router) = &self.router else {
-            let b = &mut sink.parts[0];
-            b.push(frame.0, frame.1, frame.2, frame.3);
-            return (b.bytes() < limits.0 && b.len() < limits.1) || self.send_frames(b);
+        let (ts, linktype, at, len, _) = frame;
+        let i = match &self.router {
+            None => 0,
+            Some(router) => {
+                let data = buf.get(at..at + len).unwrap_or_default();
+                let mut count = self.counter();
+                let out = self.outputs();
+                let routed = router.borrow_mut().frame_shard(
+                    &mut sink.parts,
+                    (ts, linktype, data),
+                    &out,
+                    &mut count,
+                );
+                let Some(i) = routed else {
+                    return false;
+                };
+                i
+            }
         };
-        let mut count = self.counter();
-        let out = self.outputs();
-        let Some(i) = router
-            .borrow_mut()
-            .push_frame(&mut sink.parts, frame, &out, &mut count)
-        else {
+        let Some(b) = sink.parts.get_mut(i) else {
             return false;
         };
-        let b = &mut sink.parts[i];
-        if b.bytes() < limits.0 && b.len() < limits.1 {
+        if !b.push_shared(buf, frame) {
+            if !self.send_part(i, b) {
+                return false;
+            }
+            b.push_shared(buf, frame);
+        }
+        b.len() < max_frames || self.send_part(i, b)
+    }
+
+    /// Sends worker `i`'s batch `b` (if it holds frames), leaving an empty one in its place.
+    fn send_part(&self, i: usize, b: &mut Batch) -> bool {
+        if b.is_empty() {
             return true;
         }
+        if self.router.is_none() {
+            return self.send_frames(b);
+        }
+        let mut count = self.counter();
         count(b.len() as u64);
         let next = self.frame_batch();
         self.txs.get(i).is_some_and(|tx| {
@@ -342,21 +367,12 @@ impl ReceiverContext {
         })
     }
 
-    /// Sends every frame left in `sink`; false when the stream is gone.
+    /// Sends what `sink` gathered; false when the stream is gone.
     pub fn flush_frames(&self, sink: &mut FrameSink) -> bool {
-        if self.router.is_none() {
-            return self.send_frames(&mut sink.parts[0]);
-        }
-        let mut count = self.counter();
-        let out = self.outputs();
-        Router::flush(
-            &mut sink.parts,
-            &out,
-            &mut count,
-            Batch::len,
-            || self.frame_batch(),
-            Delivery::Frames,
-        )
+        sink.parts
+            .iter_mut()
+            .enumerate()
+            .all(|(i, b)| self.send_part(i, b))
     }
 
     /// Opens a source with `open`, retrying with backoff (1 s doubling to 30 s) while it

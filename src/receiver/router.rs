@@ -174,27 +174,23 @@ impl Router {
         true
     }
 
-    /// Routes one frame straight into the batch of its worker (`parts`, one per worker),
-    /// after what the recording's clock asks every worker first. The worker's index, or
+    /// The worker of one frame (`ts`, `linktype`, `data`), after what the recording's clock
+    /// asks every worker first (the batches gathered so far, `parts`, are sent before it).
     /// None when a worker is gone.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn push_frame(
+    pub(crate) fn frame_shard(
         &mut self,
         parts: &mut [Batch],
-        frame: (Timespec, u16, &[u8], u32),
+        (ts, linktype, data): (Timespec, u16, &[u8]),
         out: &Outputs<'_>,
         units: &mut dyn FnMut(u64),
     ) -> Option<usize> {
-        let (ts, linktype, data, origlen) = frame;
         let fresh = || out.recycle.try_recv().unwrap_or_default();
         if let Some(d) = self.clock(ts)
             && !Self::tell_all(d, parts, out, units, Batch::len, fresh, Delivery::Frames)
         {
             return None;
         }
-        let i = shard_of(linktype, data, self.shards);
-        parts.get_mut(i)?.push(ts, linktype, data, origlen);
-        Some(i)
+        Some(shard_of(linktype, data, self.shards))
     }
 
     fn frames(&mut self, batch: Batch, out: &Outputs<'_>, units: &mut dyn FnMut(u64)) -> bool {

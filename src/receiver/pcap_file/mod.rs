@@ -9,7 +9,9 @@
 //!
 //! Records are zero-copy slices into one large buffer (1 MiB, grown only for a record
 //! larger than that); gzip input is decompressed on the fly with `MultiGzDecoder`, so the
-//! whole file is never held in memory.
+//! whole file is never held in memory. The buffer is shared (`SharedBytes`): a receiver
+//! may hand the workers its records where they lie, and while any of them still holds the
+//! buffer the reader refills a fresh (recycled) one instead of writing over it.
 //!
 //! Why our own reader rather than the `pcap-file` crate the design card named: one
 //! borrowed record type for pcap and pcapng alike (with every pcapng interface's link type,
@@ -20,9 +22,11 @@
 use std::fs::File;
 use std::io::{self, Cursor, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
+use crate::receiver::batch::SharedBytes;
 use crate::time::Timespec;
 
 mod pcapng;
@@ -32,6 +36,8 @@ pub use receiver::PcapFileReceiver;
 
 /// Default size of the read buffer.
 const BUFFER_SIZE: usize = 1 << 20;
+/// Read buffers kept for reuse once the workers holding them let go (more are dropped).
+const SPARE_BUFFERS: usize = 32;
 
 /// The largest record (pcap) or packet block (pcapng) accepted, 16 MiB. libpcap's own limit
 /// is 256 KiB for most link types; anything beyond this is treated as corruption so that a
@@ -60,6 +66,8 @@ pub struct PcapRecord<'a> {
     pub origlen: u32,
     /// The captured bytes.
     pub data: &'a [u8],
+    /// Where `data` starts in the reader's buffer ([`PcapFileReader::buffer`]).
+    pub offset: usize,
 }
 
 /// Errors reading a capture file.
@@ -154,7 +162,9 @@ impl Source {
 pub struct PcapFileReader {
     name: String,
     source: Source,
-    buf: Vec<u8>,
+    buf: SharedBytes,
+    /// Earlier buffers, reused once nobody else holds them.
+    spare: Vec<SharedBytes>,
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
     end: usize,
@@ -254,7 +264,8 @@ impl PcapFileReader {
         let mut reader = PcapFileReader {
             name: name.to_string(),
             source: Source::Plain(r),
-            buf: vec![0u8; BUFFER_SIZE],
+            buf: Arc::new(vec![0u8; BUFFER_SIZE]),
+            spare: Vec::new(),
             start: 0,
             end: 0,
             stream_pos: 0,
@@ -334,6 +345,8 @@ impl PcapFileReader {
         )));
         self.start = 0;
         self.end = 0;
+        // The end of the compressed bytes is not the end of the capture.
+        self.eof = false;
     }
 
     fn read_pcap_header(&mut self, magic: u32) -> Result<Format, PcapFileError> {
@@ -372,7 +385,8 @@ impl PcapFileReader {
     }
 
     /// Makes at least `need` unconsumed bytes available; `false` when the stream ends first
-    /// (everything that was there stays buffered).
+    /// (everything that was there stays buffered). Reads until the buffer is full, so a
+    /// buffer handed out is handed out with as many records as it holds.
     fn fill(&mut self, need: usize) -> Result<bool, PcapFileError> {
         if self.end - self.start >= need {
             return Ok(true);
@@ -380,21 +394,18 @@ impl PcapFileReader {
         if self.eof {
             return Ok(false);
         }
-        if self.start + need > self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            if need > self.buf.len() {
-                self.buf.resize(need.next_power_of_two(), 0);
-            }
+        if self.start + need > self.buf.len() || Arc::get_mut(&mut self.buf).is_none() {
+            self.renew(need);
         }
-        while self.end - self.start < need {
-            match self.source.read(&mut self.buf[self.end..]) {
+        // `renew` left the buffer unshared: no copy is made here.
+        let buf = Arc::make_mut(&mut self.buf);
+        while self.end < buf.len() {
+            match self.source.read(&mut buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
-                    return Ok(false);
+                    break;
                 }
-                Ok(n) => self.end += n.min(self.buf.len() - self.end),
+                Ok(n) => self.end += n.min(buf.len() - self.end),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if e.kind() == io::ErrorKind::UnexpectedEof
@@ -403,8 +414,10 @@ impl PcapFileReader {
                     // The gzip stream was cut short: what decompressed so far is the capture.
                     self.eof = true;
                     self.source_truncated = true;
-                    return Ok(false);
+                    break;
                 }
+                // What is buffered is delivered first; the error comes back at the next read.
+                Err(_) if self.end - self.start >= need => break,
                 Err(source) => {
                     return Err(PcapFileError::Read {
                         path: self.name.clone(),
@@ -413,7 +426,46 @@ impl PcapFileReader {
                 }
             }
         }
-        Ok(true)
+        Ok(self.end - self.start >= need)
+    }
+
+    /// Moves the unconsumed bytes to the front of an unshared buffer of at least `need`
+    /// bytes: this one when nobody else holds it, else a recycled or new one.
+    fn renew(&mut self, need: usize) {
+        let size = self.buf.len().max(need.next_power_of_two());
+        let (start, end) = (self.start, self.end);
+        if let Some(b) = Arc::get_mut(&mut self.buf) {
+            b.copy_within(start..end, 0);
+            if b.len() < size {
+                b.resize(size, 0);
+            }
+        } else {
+            let mut fresh = match self
+                .spare
+                .iter_mut()
+                .position(|b| Arc::get_mut(b).is_some())
+            {
+                Some(i) => self.spare.swap_remove(i),
+                None => Arc::new(Vec::new()),
+            };
+            let b = Arc::make_mut(&mut fresh);
+            if b.len() < size {
+                b.resize(size, 0);
+            }
+            b[..end - start].copy_from_slice(&self.buf[start..end]);
+            let old = std::mem::replace(&mut self.buf, fresh);
+            if self.spare.len() < SPARE_BUFFERS {
+                self.spare.push(old);
+            }
+        }
+        self.end -= start;
+        self.start = 0;
+    }
+
+    /// The buffer records point into ([`PcapRecord::offset`]); shared, so a record's bytes
+    /// can be handed on without a copy.
+    pub fn buffer(&self) -> &SharedBytes {
+        &self.buf
     }
 
     /// Discards `n` bytes; `false` when the stream ends first.
@@ -510,6 +562,7 @@ impl PcapFileReader {
             caplen,
             origlen,
             data: &self.buf[data_start..data_start + caplen as usize],
+            offset: data_start,
         }))
     }
 

@@ -209,6 +209,7 @@ impl PcapFileReader {
             caplen,
             origlen,
             data: &self.buf[data_start..data_start + caplen as usize],
+            offset: data_start,
         }))
     }
 }

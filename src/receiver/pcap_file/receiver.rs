@@ -1,5 +1,6 @@
 //! The capture-file receiver (a pcap input's `pcap_file`): reads (and decompresses) the
-//! file once, applies the BPF filter, and delivers batches of frames; at the end it
+//! file once, applies the BPF filter, and delivers batches of frames that point into the
+//! reader's buffer (no frame is copied); at the end it
 //! reports what it saw (records, filtered, truncated, corrupt) and the end of the stream.
 //! A file that cannot be opened, or a filter that does not compile for one of its link
 //! types, ends the run with an error; a corrupt block ends it early with everything before
@@ -14,9 +15,7 @@ use crate::receiver::context::{Delivery, FileSummary, ReceiverContext};
 
 use super::PcapFileReader;
 
-/// Bytes of frame data per delivered batch.
-const BATCH_BYTES: usize = 512 * 1024;
-/// Frames per delivered batch.
+/// Frames per delivered batch (a batch also ends with the read buffer it points into).
 const BATCH_FRAMES: usize = 4096;
 /// Records between progress updates.
 const PROGRESS_EVERY: u64 = 4096;
@@ -42,7 +41,6 @@ impl Receiver for PcapFileReceiver {
         ctx.status.running.store(true, Ordering::SeqCst);
         let mut summary = FileSummary::default();
         let mut sink = ctx.frame_sink();
-        let limits = (BATCH_BYTES, BATCH_FRAMES);
         loop {
             if ctx.shutdown.is_triggered() {
                 return Ok(());
@@ -66,8 +64,14 @@ impl Receiver for PcapFileReceiver {
                     Err(e) => return Err(e.to_string()),
                 }
             }
-            let frame = (rec.ts, rec.linktype, rec.data, rec.origlen);
-            if !ctx.push_frame(&mut sink, frame, limits) {
+            let frame = (
+                rec.ts,
+                rec.linktype,
+                rec.offset,
+                rec.data.len(),
+                rec.origlen,
+            );
+            if !ctx.push_frame(&mut sink, reader.buffer(), frame, BATCH_FRAMES) {
                 return Ok(());
             }
             if summary.records % PROGRESS_EVERY == 0 {
