@@ -130,6 +130,10 @@ impl Direction {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostSpec {
     nets: Vec<IpNet>,
+    /// The IPv4 prefixes as (network, mask), and the IPv6 ones: a packet's address is
+    /// compared with its own family's only.
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
 }
 
 impl HostSpec {
@@ -142,12 +146,20 @@ impl HostSpec {
             }
             nets.push(IpNet::parse(part)?);
         }
-        Ok(HostSpec { nets })
+        Ok(HostSpec::from_nets(nets))
     }
 
     /// Builds a spec from already-parsed prefixes.
     pub fn from_nets(nets: Vec<IpNet>) -> HostSpec {
-        HostSpec { nets }
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for n in &nets {
+            match *n {
+                IpNet::V4(net, len) => v4.push((net, mask_v4(len))),
+                IpNet::V6(net, len) => v6.push((net, mask_v6(len))),
+            }
+        }
+        HostSpec { nets, v4, v6 }
     }
 
     /// Whether the spec has no prefixes (every direction is unknown).
@@ -162,7 +174,16 @@ impl HostSpec {
 
     /// Whether `ip` belongs to the host.
     pub fn contains(&self, ip: &IpAddr) -> bool {
-        self.nets.iter().any(|n| n.contains(ip))
+        match ip {
+            IpAddr::V4(a) => {
+                let a = u32::from(*a);
+                self.v4.iter().any(|&(net, mask)| a & mask == net)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(*a);
+                self.v6.iter().any(|&(net, mask)| a & mask == net)
+            }
+        }
     }
 
     /// The direction of a packet from `src` to `dst`.

@@ -75,9 +75,10 @@ pub fn pair_hash(a: &[u8], b: &[u8]) -> u64 {
 }
 
 /// A 64-bit finaliser (splitmix64's): every input bit moves about half the output bits,
-/// so the shard, taken from the high bits, spreads evenly.
+/// so the shard, taken from the high bits, spreads evenly. A bijection, so chaining
+/// `mix64(h ^ word)` over several words hashes them.
 #[inline]
-fn mix64(mut z: u64) -> u64 {
+pub fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

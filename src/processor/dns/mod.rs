@@ -37,6 +37,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::config::hostspec::Direction;
+use crate::decode::shard::mix64;
 use crate::decode::tcp_stream::{PortSet, TcpFlow};
 use crate::decode::{L3, L4, PacketInfo};
 use crate::event::{DnsTransport, DnstapEvent, MsgFamily};
@@ -175,21 +176,26 @@ impl<'a> DnsPacket<'a> {
         self.dnstap.is_none_or(|d| d.has_transport)
     }
 
-    /// A hash of the conversation, equal for both directions.
+    /// A hash of the conversation, equal for both directions: the ordered endpoints and
+    /// the transport, mixed word by word (no buffer to fill).
     pub fn flow_hash(&self) -> u64 {
         let a = (ip_key(self.src_ip), self.src_port);
         let b = (ip_key(self.dst_ip), self.dst_port);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let mut bytes = [0u8; 37];
-        bytes[..16].copy_from_slice(&lo.0.to_be_bytes());
-        bytes[16..18].copy_from_slice(&lo.1.to_be_bytes());
-        bytes[18..34].copy_from_slice(&hi.0.to_be_bytes());
-        bytes[34..36].copy_from_slice(&hi.1.to_be_bytes());
-        bytes[36] = match self.transport {
+        let transport: u64 = match self.transport {
             DnsTransport::Udp | DnsTransport::DnscryptUdp | DnsTransport::Doq => 17,
             _ => 6,
         };
-        xxhash_rust::xxh3::xxh3_64(&bytes)
+        let ports = (u64::from(lo.1) << 32) | (u64::from(hi.1) << 16) | transport;
+        [
+            (lo.0 >> 64) as u64,
+            lo.0 as u64,
+            (hi.0 >> 64) as u64,
+            hi.0 as u64,
+            ports,
+        ]
+        .into_iter()
+        .fold(0x9e37_79b9_7f4a_7c15, |h, w| mix64(h ^ w))
     }
 
     /// The port that is not the DNS port (pktvisor's "metric port": the client's; for
