@@ -56,18 +56,25 @@ visor:
 """
 
 
-def measure(cmd):
+def measure(cmd, cpu=None):
     """Wall seconds and peak RSS (KiB) of one command, measured by GNU time (a small
-    parent, so the RSS is the command's own and not that of a forked Python)."""
+    parent, so the RSS is the command's own and not that of a forked Python). When `cpu`
+    is a list, the command's CPU seconds (user + system) are appended to it."""
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "PEAK_RSS_KB=%M"] + cmd,
+    proc = subprocess.run(["/usr/bin/time", "-f", "PEAK_RSS_KB=%M CPU_S=%U+%S"] + cmd,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
     err = proc.stderr.decode(errors="replace")
     if proc.returncode != 0:
         sys.exit(f"command failed: {' '.join(cmd)}\n{err}")
-    rss = [int(l.split("=", 1)[1]) for l in err.splitlines() if l.startswith("PEAK_RSS_KB=")]
-    return wall, rss[-1] if rss else 0
+    lines = [l for l in err.splitlines() if l.startswith("PEAK_RSS_KB=")]
+    if not lines:
+        return wall, 0
+    rss, used = lines[-1].split(" CPU_S=")
+    if cpu is not None:
+        user, system = used.split("+")
+        cpu.append(float(user) + float(system))
+    return wall, int(rss.split("=", 1)[1])
 
 
 def find_rssm():
@@ -162,9 +169,10 @@ def workers(a, cap, packets, reader):
     }
     measure(cmds["tcpdump"])
     res = {k: [] for k in cmds}
+    cpu = {k: [] for k in cmds}
     for _ in range(a.runs):
         for k, c in cmds.items():
-            res[k].append(measure(c))
+            res[k].append(measure(c, cpu[k]))
     size = os.path.getsize(cap)
     print(f"capture: {cap} ({packets} packets, {size / 2**20:.0f} MiB), {a.runs} runs each, medians:")
     med = {}
@@ -172,7 +180,8 @@ def workers(a, cap, packets, reader):
         wall = statistics.median(w for w, _ in runs)
         rss = max(r for _, r in runs)
         med[k] = (wall, rss)
-        print(f"  {k:20} {wall:7.3f} s  {packets / wall / 1e6:6.2f} M packets/s  peak RSS {rss / 1024:6.1f} MiB")
+        print(f"  {k:20} {wall:7.3f} s  {packets / wall / 1e6:6.2f} M packets/s  "
+              f"CPU {statistics.median(cpu[k]):5.2f} s  peak RSS {rss / 1024:6.1f} MiB")
     speedup = med["reader --workers 1"][0] / med["reader --workers 2"][0]
     vs_tcpdump = med["reader --workers 2"][0] / med["tcpdump"][0]
     rss_mib = max(med["reader --workers 1"][1], med["reader --workers 2"][1]) / 1024

@@ -443,9 +443,9 @@ impl PcapFileReader {
             let mut fresh = match self
                 .spare
                 .iter_mut()
-                .position(|b| Arc::get_mut(b).is_some())
+                .rposition(|b| Arc::get_mut(b).is_some())
             {
-                Some(i) => self.spare.swap_remove(i),
+                Some(i) => self.spare.remove(i),
                 None => Arc::new(Vec::new()),
             };
             let b = Arc::make_mut(&mut fresh);
