@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::agent::registry::{PolicyEntry, RegistryView};
 use crate::config::visor::TapDef;
+use crate::export::json::insert_at;
 use crate::processor::Select;
 use crate::service::stream::HandlerState;
 use crate::time::Timespec;
@@ -133,20 +134,7 @@ impl EventsSink {
         {
             return;
         }
-        let mut node = &mut self.0;
-        for key in parents {
-            let entry = node
-                .entry((*key).to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            node = match entry {
-                Value::Object(m) => m,
-                _ => return,
-            };
-        }
-        node.insert((*last).to_string(), Value::from(value));
+        insert_at(&mut self.0, &path, Value::from(value));
     }
 }
 

@@ -10,6 +10,28 @@ use super::numfmt::{json_f64, to_string_f64};
 use crate::metric::{Desc, MetricSink, QUANTILES, Scope, Snapshot, TopEntry};
 use crate::sketch::{Distribution, Rate, histogram};
 
+/// Sets `value` at `path` under `root`, making the objects on the way (a non-object on
+/// the way is replaced by one); an empty path sets nothing.
+pub fn insert_at(root: &mut Map<String, Value>, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = root;
+    for key in parents {
+        let entry = node
+            .entry((*key).to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        node = match entry {
+            Value::Object(m) => m,
+            _ => return,
+        };
+    }
+    node.insert((*last).to_string(), value);
+}
+
 /// A sink writing into one handler object.
 pub struct JsonSink<'a> {
     root: &'a mut Map<String, Value>,
@@ -22,24 +44,8 @@ impl<'a> JsonSink<'a> {
     }
 
     fn put(&mut self, d: &Desc, s: &Scope<'_>, value: Value) {
-        let mut node: &mut Map<String, Value> = self.root;
         let path: Vec<&str> = s.json.iter().chain(d.path.iter()).copied().collect();
-        let Some((last, parents)) = path.split_last() else {
-            return;
-        };
-        for key in parents {
-            let entry = node
-                .entry((*key).to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            node = match entry {
-                Value::Object(m) => m,
-                _ => return,
-            };
-        }
-        node.insert((*last).to_string(), value);
+        insert_at(self.root, &path, value);
     }
 }
 
