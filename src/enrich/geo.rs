@@ -158,6 +158,12 @@ pub struct GeoLocation {
     pub longitude: String,
 }
 
+impl From<&GeoLocation> for GeoLocation {
+    fn from(l: &GeoLocation) -> Self {
+        l.clone()
+    }
+}
+
 /// A per-consumer lookup handle: shared databases plus its own LRU caches.
 ///
 /// It is `Send`, meant to live in one worker thread. Results are returned as `Arc`s so

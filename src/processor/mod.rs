@@ -66,6 +66,11 @@ pub trait Processor: Send {
     fn snapshot(&self, sel: Select, now: Timespec) -> Result<Box<dyn Snapshot>, PeriodError>;
     /// A copy of the window, to merge with the other workers of a sharded stream.
     fn shard_window(&self) -> Box<dyn snapshot::ShardWindow>;
+    /// The window itself, for a finished stream's merge (no copy where the processor
+    /// can give it up).
+    fn into_shard_window(self: Box<Self>) -> Box<dyn snapshot::ShardWindow> {
+        self.shard_window()
+    }
 }
 
 /// Applies the time events every processor handles the same way (stream start, heartbeat,

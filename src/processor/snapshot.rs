@@ -215,8 +215,10 @@ impl<B: Emit> ShardWindow for WindowCopy<B> {
 
 /// A copy of `window` for merging with the stream's other workers.
 pub fn shard_window_of<B: Emit>(window: &Window<B>, ctx: EmitCtx) -> Box<dyn ShardWindow> {
-    Box::new(WindowCopy {
-        window: window.clone(),
-        ctx,
-    })
+    into_shard_window(window.clone(), ctx)
+}
+
+/// `window` itself for merging with the stream's other workers (a finished stream).
+pub fn into_shard_window<B: Emit>(window: Window<B>, ctx: EmitCtx) -> Box<dyn ShardWindow> {
+    Box::new(WindowCopy { window, ctx })
 }

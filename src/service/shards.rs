@@ -60,6 +60,26 @@ impl PolicyPipeline {
                 .collect(),
         }
     }
+
+    /// This pipeline's handlers given up for a merge (a finished stream: no copies).
+    pub fn into_copy(self) -> PolicyCopy {
+        PolicyCopy {
+            policy: self.policy,
+            tap: self.tap,
+            chained: self.chained,
+            merge_like_handlers: self.merge_like_handlers,
+            handlers: self
+                .handlers
+                .into_iter()
+                .map(|h| HandlerCopy {
+                    schema: h.processor.schema_key(),
+                    tables: h.processor.tables(),
+                    window: h.processor.into_shard_window(),
+                    name: h.name,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A handler that answers reads from a merged window (it receives no events).
@@ -158,8 +178,8 @@ pub fn merge_pipelines(workers: Vec<Vec<PolicyPipeline>>) -> Vec<PolicyPipeline>
     }
     merge_copies(
         workers
-            .iter()
-            .map(|ps| ps.iter().map(PolicyPipeline::copy_out).collect())
+            .into_iter()
+            .map(|ps| ps.into_iter().map(PolicyPipeline::into_copy).collect())
             .collect(),
     )
 }

@@ -6,10 +6,11 @@
 //! size, estimates, merging and pktvisor's "top list" rendering.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::hash::Hash;
 
 use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+use hashbrown::hash_map::EntryRef;
 
 /// One entry of a [`TopN::top`] list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,23 +79,27 @@ impl<K: Eq + Hash + Clone> TopN<K> {
         self.purge_if_full();
     }
 
-    /// Like update_weighted but takes a borrowed key and only clones it when
-    /// it is new (avoids allocating a String per packet).
+    /// Like update_weighted but takes a borrowed key: one lookup, and the key is built
+    /// from `item` only when it is new (no allocation per packet).
     #[inline]
     pub fn update_ref<Q>(&mut self, item: &Q, weight: u64)
     where
-        K: Borrow<Q> + From<Q::Owned>,
-        Q: Hash + Eq + ToOwned + ?Sized,
+        K: Borrow<Q> + for<'q> From<&'q Q>,
+        Q: Hash + Eq + ?Sized,
     {
         if weight == 0 {
             return;
         }
-        if let Some(w) = self.map.get_mut(item) {
-            *w = w.saturating_add(weight);
-            return;
+        match self.map.entry_ref(item) {
+            EntryRef::Occupied(mut e) => {
+                let w = e.get_mut();
+                *w = w.saturating_add(weight);
+            }
+            EntryRef::Vacant(e) => {
+                e.insert_with_key(K::from(item), weight);
+                self.purge_if_full();
+            }
         }
-        self.map.insert(K::from(item.to_owned()), weight);
-        self.purge_if_full();
     }
 
     /// Estimated weight of `item`: tracked weight + offset, 0 when untracked.

@@ -320,6 +320,11 @@ impl<L: Layout> Processor for Dns<L> {
         crate::processor::snapshot::shard_window_of(&self.window, self.ctx())
     }
 
+    fn into_shard_window(self: Box<Self>) -> Box<dyn crate::processor::snapshot::ShardWindow> {
+        let ctx = self.ctx();
+        crate::processor::snapshot::into_shard_window(self.window, ctx)
+    }
+
     fn tables(&self) -> Vec<TableStat> {
         vec![
             TableStat {

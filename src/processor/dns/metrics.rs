@@ -54,13 +54,16 @@ pub struct Record {
     pub top_resp_bytes: bool,
 }
 
+/// A QNAME (or other short text) as a top-list key: names up to 24 bytes are kept inline.
+pub type NameKey = compact_str::CompactString;
+
 /// Transaction times and the QNAMEs of the slow ones.
 #[derive(Clone, Debug, Default)]
 pub struct Timing {
     /// Transaction times in microseconds.
     pub us: Distribution,
     /// QNAMEs (original case) of transactions at least as slow as the threshold.
-    pub slow: TopN<Arc<str>>,
+    pub slow: TopN<NameKey>,
 }
 
 impl Timing {
@@ -138,17 +141,17 @@ pub struct Metrics {
     pub(super) top_ports: TopN<u16>,
     pub(super) top_geo_ecs: TopN<GeoLocation>,
     pub(super) top_asn_ecs: TopN<Arc<str>>,
-    pub(super) top_ecs: TopN<Arc<str>>,
-    pub(super) top_nxdomain: TopN<Arc<str>>,
-    pub(super) top_refused: TopN<Arc<str>>,
-    pub(super) top_srvfail: TopN<Arc<str>>,
-    pub(super) top_noerror: TopN<Arc<str>>,
-    pub(super) top_nodata: TopN<Arc<str>>,
+    pub(super) top_ecs: TopN<NameKey>,
+    pub(super) top_nxdomain: TopN<NameKey>,
+    pub(super) top_refused: TopN<NameKey>,
+    pub(super) top_srvfail: TopN<NameKey>,
+    pub(super) top_noerror: TopN<NameKey>,
+    pub(super) top_nodata: TopN<NameKey>,
     pub(super) top_rcode: TopN<u16>,
     pub(super) top_qtype: TopN<u16>,
-    pub(super) top_qname2: TopN<Arc<str>>,
-    pub(super) top_qname3: TopN<Arc<str>>,
-    pub(super) top_resp_bytes: TopN<Arc<str>>,
+    pub(super) top_qname2: TopN<NameKey>,
+    pub(super) top_qname3: TopN<NameKey>,
+    pub(super) top_resp_bytes: TopN<NameKey>,
     pub(super) ratio: Distribution,
 }
 
@@ -180,7 +183,6 @@ impl Metrics {
         }
         self.qnames.merge(&o.qnames);
         for (a, b) in [
-            (&mut self.top_asn_ecs, &o.top_asn_ecs),
             (&mut self.top_ecs, &o.top_ecs),
             (&mut self.top_nxdomain, &o.top_nxdomain),
             (&mut self.top_refused, &o.top_refused),
@@ -193,6 +195,7 @@ impl Metrics {
         ] {
             a.merge(b);
         }
+        self.top_asn_ecs.merge(&o.top_asn_ecs);
         self.top_ports.merge(&o.top_ports);
         self.top_geo_ecs.merge(&o.top_geo_ecs);
         self.top_rcode.merge(&o.top_rcode);

@@ -247,6 +247,11 @@ impl<L: Layout> Processor for Net<L> {
     fn shard_window(&self) -> Box<dyn crate::processor::snapshot::ShardWindow> {
         crate::processor::snapshot::shard_window_of(&self.window, self.ctx())
     }
+
+    fn into_shard_window(self: Box<Self>) -> Box<dyn crate::processor::snapshot::ShardWindow> {
+        let ctx = self.ctx();
+        crate::processor::snapshot::into_shard_window(self.window, ctx)
+    }
 }
 
 #[cfg(test)]

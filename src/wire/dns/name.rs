@@ -81,33 +81,84 @@ impl<'a> Name<'a> {
         // large enough): only ASCII is ever written, so it converts back.
         let mut bytes = std::mem::take(out).into_bytes();
         bytes.clear();
+        let written = if self.write_uncompressed_plain(&mut bytes, lowercase) {
+            Ok(())
+        } else {
+            self.write_labels(&mut bytes, lowercase)
+        };
+        // Every byte written is ASCII, so the conversion cannot fail; on an error the
+        // buffer was cleared and is kept for the next name.
+        match String::from_utf8(bytes) {
+            Ok(s) => *out = s,
+            Err(_) => return Err(WireError::Malformed),
+        }
+        written
+    }
+
+    /// The common case in one pass over the wire bytes: a name without compression
+    /// pointers, in bounds, whose labels are all plain ([`is_plain`]). False (and
+    /// `bytes` left empty) for anything else, which [`Name::write_labels`] handles.
+    #[inline]
+    fn write_uncompressed_plain(&self, bytes: &mut Vec<u8>, lowercase: bool) -> bool {
+        let mut end = self.start;
+        loop {
+            match self.msg.get(end) {
+                Some(0) => break,
+                Some(&len) if len & LABEL_TYPE_MASK == LABEL_NORMAL => {
+                    end += 1 + usize::from(len);
+                    if end - self.start > MAX_LABEL_OCTETS {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        // The labels and the length octets between them (the first length octet and the
+        // terminating zero left out); the root name has none.
+        let Some(wire) = self.msg.get(self.start + 1..end) else {
+            return false;
+        };
+        let mut next_length = self.msg.get(self.start).map_or(0, |&l| usize::from(l));
+        bytes.resize(wire.len(), 0);
+        for (i, (o, &b)) in bytes.iter_mut().zip(wire).enumerate() {
+            if i == next_length {
+                next_length = i + 1 + usize::from(b);
+                *o = b'.';
+            } else if is_plain(b) {
+                *o = if lowercase { b.to_ascii_lowercase() } else { b };
+            } else {
+                bytes.clear();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// [`Name::write_to`] label by label: compression pointers, escapes, errors.
+    pub(super) fn write_labels(
+        &self,
+        bytes: &mut Vec<u8>,
+        lowercase: bool,
+    ) -> Result<(), WireError> {
         for label in self.labels() {
             let label = match label {
                 Ok(label) => label,
                 Err(e) => {
                     bytes.clear();
-                    *out = String::from_utf8(bytes).unwrap_or_default();
                     return Err(e);
                 }
             };
             if !bytes.is_empty() {
                 bytes.push(b'.');
             }
-            push_label(&mut bytes, label);
+            push_label(bytes, label);
         }
         if bytes.is_empty() {
             bytes.push(b'.');
         } else if lowercase {
             bytes.make_ascii_lowercase();
         }
-        match String::from_utf8(bytes) {
-            Ok(s) => {
-                *out = s;
-                Ok(())
-            }
-            // Unreachable: every byte written is ASCII.
-            Err(_) => Err(WireError::Malformed),
-        }
+        Ok(())
     }
 
     /// The name in presentation format, case as on the wire (see [`Name::write_to`]).

@@ -1475,3 +1475,67 @@ fn never_panics() {
         }
     });
 }
+
+/// The one-pass path of `write_to` (uncompressed plain names) gives exactly what the
+/// label-by-label walk gives, for generated names of every kind: mixed case, escapes,
+/// pointers (backward and forward), reserved label types, names too long, cut short.
+#[test]
+fn one_pass_names_match_the_label_walk() {
+    let mut state = 0x5eed_u64;
+    let mut next = move |n: u64| {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n
+    };
+    const BYTES: &[u8] = b"abcXYZ09-_.\\ \x00\x7f\x80\xff*";
+    let (mut fast, mut errors) = (0, 0);
+    for case in 0..20_000 {
+        let mut m = query_with(&[]);
+        let name_at = m.len();
+        for _ in 0..next(8) {
+            let len = match next(10) {
+                0 => next(64) as usize,
+                1 => 63,
+                _ => 1 + next(12) as usize,
+            };
+            m.push(len as u8);
+            for _ in 0..len {
+                let b = if next(6) == 0 {
+                    BYTES[next(BYTES.len() as u64) as usize]
+                } else {
+                    b'a' + next(26) as u8
+                };
+                m.push(b);
+            }
+        }
+        match next(12) {
+            0 => m.extend_from_slice(&[0xC0, 12]),
+            1 => m.extend_from_slice(&[0xC0, 0xFF]),
+            2 => m.push(0x40),
+            3 => {}
+            _ => m.push(0),
+        }
+        if next(10) == 0 {
+            m.truncate(name_at + next((m.len() - name_at + 1) as u64) as usize);
+        }
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        let name = DnsMessage::new_checked(&m).unwrap().name_at(name_at);
+        for lowercase in [true, false] {
+            let mut got = String::from("stale");
+            let got_r = name.write_to(&mut got, lowercase);
+            let mut want = Vec::new();
+            let want_r = name.write_labels(&mut want, lowercase);
+            assert_eq!(got_r, want_r, "case {case}: {m:02x?}");
+            assert_eq!(got.as_bytes(), &want[..], "case {case}: {m:02x?}");
+            fast += usize::from(got_r.is_ok() && !got.contains('\\'));
+            errors += usize::from(got_r.is_err());
+        }
+    }
+    // Both paths are exercised: plain names (one pass) and the rest (escapes, errors).
+    assert!(
+        fast > 5_000 && errors > 5_000,
+        "{fast} plain, {errors} errors"
+    );
+}
